@@ -1,0 +1,113 @@
+"""One string-literal function per target language.
+
+Each function turns any Python ``str`` into source text that, compiled in its
+language, evaluates to exactly that string: quotes, backslashes, control
+characters, non-ASCII, U+2028 and each language's interpolation markers
+(Kotlin ``$``, Swift ``\\(``, PHP ``$`` and ``{$``) included. The output is
+plain ASCII, so a literal never depends on the file's encoding and never
+contains a raw line terminator. Templates never escape anything themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class Code(str):
+    """Text that is already valid code in the target language.
+
+    The Jinja environment only prints ``Code`` (and numbers): a bare ``str``
+    from the spec or the command line cannot reach generated code unescaped.
+    """
+
+
+def _encode(
+    value: str,
+    named: dict[str, str],
+    other: Callable[[int], str],
+) -> Code:
+    out = []
+    for char in value:
+        if char in named:
+            out.append(named[char])
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            out.append(other(ord(char)))
+    return Code('"' + "".join(out) + '"')
+
+
+def _utf16_units(code: int) -> list[int]:
+    if code < 0x10000:
+        return [code]
+    code -= 0x10000
+    return [0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)]
+
+
+def _backslash_u(code: int) -> str:
+    return "".join(f"\\u{unit:04x}" for unit in _utf16_units(code))
+
+
+_C_LIKE = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def python_literal(value: str) -> Code:
+    """A double-quoted Python ``str`` literal."""
+
+    def other(code: int) -> str:
+        if code < 0x100:
+            return f"\\x{code:02x}"
+        if code < 0x10000:
+            return f"\\u{code:04x}"
+        return f"\\U{code:08x}"
+
+    return _encode(value, _C_LIKE, other)
+
+
+def php_literal(value: str) -> Code:
+    """A double-quoted PHP string; ``$`` is escaped so nothing interpolates."""
+
+    def other(code: int) -> str:
+        if code < 0x80:
+            return f"\\x{code:02x}"
+        return f"\\u{{{code:x}}}"
+
+    return _encode(value, {**_C_LIKE, "$": "\\$"}, other)
+
+
+def csharp_literal(value: str) -> Code:
+    """A regular (non-verbatim, non-interpolated) C# string literal."""
+
+    def other(code: int) -> str:
+        # \x is variable-length in C#; \u and \U are not.
+        if code < 0x10000:
+            return f"\\u{code:04x}"
+        return f"\\U{code:08x}"
+
+    return _encode(value, _C_LIKE, other)
+
+
+def java_literal(value: str) -> Code:
+    """A Java string literal.
+
+    Java translates ``\\uXXXX`` escapes before it lexes, so ``\\u000a`` would
+    be a raw line break and ``\\u0022`` a closing quote: ASCII control
+    characters use three-digit octal escapes instead.
+    """
+
+    def other(code: int) -> str:
+        if code < 0x80:
+            return f"\\{code:03o}"
+        return _backslash_u(code)
+
+    return _encode(value, _C_LIKE, other)
+
+
+def kotlin_literal(value: str) -> Code:
+    """A Kotlin string literal; ``$`` is escaped so no template expression forms."""
+    return _encode(value, {**_C_LIKE, "$": "\\$"}, _backslash_u)
+
+
+def swift_literal(value: str) -> Code:
+    """A Swift string literal; ``\\`` is escaped, so ``\\(`` cannot interpolate."""
+    return _encode(value, {**_C_LIKE, "\0": "\\0"}, lambda code: f"\\u{{{code:x}}}")

@@ -1,0 +1,227 @@
+"""The one Jinja environment, and the pipeline from spec to finished source text."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from generator.errors import SnippetsError
+from generator.languages import LANGUAGES, Language, get_language
+from generator.literals import Code
+from generator.spec import Spec, check_base_url, load_spec
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _resource(name: str) -> Path:
+    """A data file shipped inside the wheel, or beside the package in a checkout."""
+    installed = _PACKAGE / name
+    return installed if installed.exists() else _PACKAGE.parent / name
+
+
+TEMPLATES_DIR = _resource("templates")
+DEFAULT_SPEC = _resource("snippets_spec.yaml")
+
+
+class _UnescapedValue(Exception):
+    pass
+
+
+def _finalize(value: object) -> object:
+    """Let only finished code and numbers into the output.
+
+    A bare string from the spec or the command line must go through ``|lit``
+    (a string literal) or ``|text`` (comment text); forgetting that is an error.
+    """
+    if isinstance(value, Code):
+        return value
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises here, naming the missing variable
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise _UnescapedValue(
+        f"{value!r} reached the output without a filter; use |lit for code or |text for comments"
+    )
+
+
+@jinja2.pass_context
+def _literal_filter(context: jinja2.runtime.Context, value: object) -> Code:
+    if not isinstance(value, str):
+        raise _UnescapedValue(f"|lit takes a string, got {value!r}")
+    language: Language = context["language"]
+    return language.literal(value)
+
+
+@jinja2.pass_context
+def _ident_filter(context: jinja2.runtime.Context, value: object) -> Code:
+    language: Language = context["language"]
+    return language.ident(str(value))
+
+
+def _text_filter(value: object) -> Code:
+    """Plain text for a comment: one line, no comment terminators."""
+    text = str(value)
+    if any(ch in text for ch in "\r\n\u2028\u2029") or "*/" in text or "?>" in text:
+        raise _UnescapedValue(f"{text!r} cannot go into a comment")
+    return Code(text)
+
+
+def make_env(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    """The Jinja environment used by the generator and by its tests."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_finalize,
+    )
+    env.filters["lit"] = _literal_filter
+    env.filters["text"] = _text_filter
+    env.filters["ident"] = _ident_filter
+    return env
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values a user personalises a snippet with."""
+
+    site_id: str
+    api_key: str
+    base_url: str
+
+
+def _check_text(option: str, value: str) -> None:
+    if value == "":
+        raise SnippetsError(f"{option} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SnippetsError(f"{option} is not valid UTF-8 text") from None
+
+
+def make_settings(
+    spec: Spec,
+    site_id: str | None = None,
+    api_key: str | None = None,
+    endpoint: str | None = None,
+) -> Settings:
+    """Merge user values over the spec's placeholders, rejecting unusable ones."""
+    settings = Settings(
+        site_id=spec.placeholders.site_id if site_id is None else site_id,
+        api_key=spec.placeholders.api_key if api_key is None else api_key,
+        base_url=spec.api.base_url if endpoint is None else endpoint.rstrip("/"),
+    )
+    _check_text("--site-id", settings.site_id)
+    _check_text("--api-key", settings.api_key)
+    key = settings.api_key
+    if any(not " " <= ch <= "~" for ch in key) or key != key.strip():
+        raise SnippetsError(
+            "--api-key must be printable ASCII without leading or trailing spaces "
+            "(it is sent as an HTTP header)"
+        )
+    problem = check_base_url(settings.base_url)
+    if problem:
+        raise SnippetsError(f"--endpoint {settings.base_url!r} {problem}")
+    return settings
+
+
+def _template_line(exc: BaseException) -> str:
+    """The ``:line`` of the template frame an exception came from, if any."""
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith(".j2"):
+                line = frame.lineno
+                break
+    return f":{line}" if line else ""
+
+
+class Generator:
+    """Renders every language and variant from one loaded spec."""
+
+    def __init__(self, spec: Spec, env: jinja2.Environment | None = None) -> None:
+        self.spec = spec
+        self.env = env or make_env()
+
+    @classmethod
+    def from_path(cls, path: Path = DEFAULT_SPEC) -> Generator:
+        return cls(load_spec(path, LANGUAGES))
+
+    def context(self, language: Language, variant: str, settings: Settings) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "language": language,
+            "variant": variant,
+            "endpoint": settings.base_url + spec.api.path,
+            "site_id": settings.site_id,
+            "api_key": settings.api_key,
+            "api": spec.api,
+            "timeout_s": spec.api.timeout_ms / 1000,
+            "payload": spec.payload,
+            "fingerprint": spec.fingerprint,
+            "response": spec.response,
+            "runtime": spec.languages[language.name].runtime,
+            "libraries": spec.languages[language.name].libraries,
+        }
+
+    def render(
+        self,
+        language: str,
+        variant: str = "snippet",
+        site_id: str | None = None,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+    ) -> str:
+        lang = get_language(language)
+        if variant not in lang.variants:
+            known = ", ".join(lang.variants)
+            raise SnippetsError(f"{language} has no variant {variant!r}; choose one of: {known}")
+        settings = make_settings(self.spec, site_id, api_key, endpoint)
+        name = f"templates/{lang.template(variant)}"
+        try:
+            template = self.env.get_template(lang.template(variant))
+            code = template.render(self.context(lang, variant, settings))
+        except jinja2.TemplateNotFound:
+            raise SnippetsError(f"{name}: template not found") from None
+        except (jinja2.TemplateError, _UnescapedValue) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            raise SnippetsError(f"{name}{_template_line(exc)}: {message}") from None
+        if lang.formatter is not None:
+            code = lang.formatter(code, name)
+        return code
+
+    def render_all(
+        self,
+        site_id: str | None = None,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, str]:
+        """Every language and variant, keyed by its path inside an output folder."""
+        return {
+            lang.output_path(variant): self.render(lang.name, variant, site_id, api_key, endpoint)
+            for lang in LANGUAGES.values()
+            for variant in lang.variants
+        }
+
+
+def render(
+    language: str,
+    variant: str = "snippet",
+    site_id: str | None = None,
+    api_key: str | None = None,
+    endpoint: str | None = None,
+    spec: Path = DEFAULT_SPEC,
+) -> str:
+    """Render one personalised snippet: the API a dashboard calls.
+
+    ``endpoint`` replaces the spec's base URL; the path still comes from the spec.
+    Raises :class:`~generator.errors.SnippetsError` with a one-line message on
+    any bad input.
+    """
+    return Generator.from_path(spec).render(language, variant, site_id, api_key, endpoint)
