@@ -1,0 +1,266 @@
+"""The ``nevision-snippets`` command: parse options, call the pipeline, errors in one line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from generator import __version__
+from generator.errors import SnippetsError
+from generator.languages import LANGUAGES
+from generator.render import DEFAULT_SPEC, Generator
+from generator.stub import Faults, Site, Stub, parse_site
+
+PROG = "nevision-snippets"
+
+
+def _generator(ctx: click.Context) -> Generator:
+    spec_path: Path = ctx.obj["spec"]
+    return Generator.from_path(spec_path)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_SPEC,
+    show_default="the project's snippets_spec.yaml",
+    help="The API spec that drives every template.",
+)
+@click.version_option(__version__, prog_name=PROG)
+@click.pass_context
+def cli(ctx: click.Context, spec_path: Path) -> None:
+    """Generate correct nevision error-reporter code for many languages from one spec.
+
+    \b
+    Examples:
+      nevision-snippets generate --lang kotlin
+      nevision-snippets generate --lang python --site-id abc --api-key k123
+      nevision-snippets generate --all --out output
+      nevision-snippets check
+      nevision-snippets stub --port 8787
+    """
+    ctx.obj = {"spec": spec_path}
+
+
+@cli.command(short_help="Print or write reporter code.")
+@click.option("--lang", "language", metavar="LANG", help="Language to print (see `list`).")
+@click.option("--variant", default="snippet", show_default=True, help="Variant of the code.")
+@click.option("--site-id", help="Your site id (default: the spec's placeholder).")
+@click.option("--api-key", help="Your API key (default: the spec's placeholder).")
+@click.option(
+    "--endpoint",
+    metavar="BASE_URL",
+    help="Base URL replacing the spec's, e.g. http://127.0.0.1:8787 (the path stays the spec's).",
+)
+@click.option("--all", "every", is_flag=True, help="Every language and variant (needs --out).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write files under DIR/<lang>/<variant>/ instead of printing.",
+)
+@click.pass_context
+def generate(
+    ctx: click.Context,
+    language: str | None,
+    variant: str,
+    site_id: str | None,
+    api_key: str | None,
+    endpoint: str | None,
+    every: bool,
+    out: Path | None,
+) -> None:
+    """Print one language's reporter code, or write every language's files."""
+    if every == (language is not None):
+        raise click.UsageError("give either --lang LANG or --all")
+    if every and out is None:
+        raise click.UsageError("--all writes files: give --out DIR")
+    generator = _generator(ctx)
+    if every:
+        files = generator.render_all(site_id, api_key, endpoint)
+    else:
+        assert language is not None
+        code = generator.render(language, variant, site_id, api_key, endpoint)
+        if out is None:
+            click.echo(code, nl=False)
+            return
+        files = {LANGUAGES[language].output_path(variant): code}
+    assert out is not None
+    _write_all(out, files)
+    for path in files:
+        click.echo(f"wrote {out / path}", err=True)
+
+
+def _write_all(out: Path, files: dict[str, str]) -> None:
+    """Write every file, each atomically; everything is rendered before anything is written."""
+    for relative, text in files.items():
+        target = out / relative
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            os.replace(temp, target)
+        except OSError as exc:
+            raise SnippetsError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+@cli.command("list")
+@click.pass_context
+def list_languages(ctx: click.Context) -> None:
+    """Show the languages and their variants."""
+    spec = _generator(ctx).spec
+    for language in LANGUAGES.values():
+        needs = spec.languages[language.name]
+        libraries = ", ".join(f"{lib.name} {lib.version}" for lib in needs.libraries)
+        click.echo(
+            f"{language.name:8} {language.title:7} variants: {', '.join(language.variants)}"
+            f"  ({needs.runtime}{'; ' + libraries if libraries else ''})"
+        )
+
+
+def stale_files(out: Path, expected: dict[str, str]) -> list[str]:
+    """Unified diffs (one per file) between ``out`` and what the generator makes now."""
+    diffs = []
+    for relative, text in sorted(expected.items()):
+        path = out / relative
+        try:
+            current = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SnippetsError(f"cannot read {path}: {exc}") from None
+        if current == text:
+            continue
+        diff = difflib.unified_diff(
+            [] if current is None else current.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile="/dev/null" if current is None else str(path),
+            tofile=f"{path} (generated)",
+        )
+        diffs.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+    if out.is_dir():
+        for path in sorted(out.rglob("*")):
+            relative = path.relative_to(out).as_posix()
+            if path.is_file() and relative not in expected:
+                diffs.append(f"{path}: not generated from the spec; delete it\n")
+    return diffs
+
+
+@cli.command(short_help="Exit 1 with a diff when output/ is stale.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to compare.  [default: output/ beside the spec]",
+)
+@click.pass_context
+def check(ctx: click.Context, out: Path | None) -> None:
+    """Exit 1 with a diff when the output folder is not what the spec generates now."""
+    generator = _generator(ctx)
+    folder = out if out is not None else generator.spec.path.parent / "output"
+    diffs = stale_files(folder, generator.render_all())
+    if diffs:
+        click.echo("".join(diffs), nl=False)
+        click.echo(
+            f"{PROG}: {folder} is stale ({len(diffs)} file(s)); "
+            f"run: {PROG} generate --all --out {folder}",
+            err=True,
+        )
+        ctx.exit(1)
+    click.echo(f"{folder} is up to date", err=True)
+
+
+@cli.command(short_help="Run a local ingest endpoint for testing.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    metavar="SITE_ID:API_KEY",
+    help="A site that may send errors (repeatable).  [default: the spec's placeholders]",
+)
+@click.option(
+    "--disabled-site",
+    "disabled",
+    multiple=True,
+    metavar="SITE_ID:API_KEY",
+    help="A site whose errors are disabled: answers 'Errors disabled'.",
+)
+@click.option(
+    "--quota", type=click.IntRange(0), help="Errors each site may send before limitReached."
+)
+@click.option(
+    "--delay", type=click.FloatRange(0), default=0.0, help="Seconds to wait before answering."
+)
+@click.option(
+    "--status", type=click.IntRange(100, 599), help="Answer with this HTTP status instead."
+)
+@click.option(
+    "--log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append every request as a JSON line to this file.",
+)
+@click.pass_context
+def stub(
+    ctx: click.Context,
+    port: int,
+    sites: tuple[str, ...],
+    disabled: tuple[str, ...],
+    quota: int | None,
+    delay: float,
+    status: int | None,
+    log: Path | None,
+) -> None:
+    """Run a local stand-in for the ingest endpoint on 127.0.0.1.
+
+    Point generated code at it with `generate --endpoint http://127.0.0.1:PORT`.
+    It checks every request against the spec, prints a line per error received,
+    and answers as the real endpoint does.
+    """
+    spec = _generator(ctx).spec
+    registry: dict[str, Site] = {}
+    try:
+        for text in sites or (f"{spec.placeholders.site_id}:{spec.placeholders.api_key}",):
+            site_id, key = parse_site(text)
+            registry[site_id] = Site(key, quota=quota)
+        for text in disabled:
+            site_id, key = parse_site(text)
+            registry[site_id] = Site(key, enabled=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--site") from None
+    try:
+        server = Stub(
+            spec, registry, port=port, faults=Faults(delay, status), log_path=log, echo=sys.stdout
+        )
+    except OSError as exc:
+        raise SnippetsError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    click.echo(f"stub: listening on {server.base_url}{spec.api.path} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stub: stopped")
+
+
+def main() -> None:
+    """Entry point: every user error is one line on stderr and exit code 2."""
+    try:
+        cli.main(prog_name=PROG, standalone_mode=False)
+    except SnippetsError as exc:
+        click.echo(f"{PROG}: error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"{PROG}: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo(f"{PROG}: aborted", err=True)
+        sys.exit(1)
