@@ -65,7 +65,12 @@ def python_literal(value: str) -> Code:
 
 
 def php_literal(value: str) -> Code:
-    """A double-quoted PHP string; ``$`` is escaped so nothing interpolates."""
+    """A PHP string: single-quoted when that needs no escape (PSR-12 habit).
+
+    Otherwise double-quoted, with ``$`` escaped so nothing interpolates.
+    """
+    if all(" " <= char <= "~" and char not in "'\\" for char in value):
+        return Code(f"'{value}'")
 
     def other(code: int) -> str:
         if code < 0x80:
