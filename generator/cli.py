@@ -252,7 +252,8 @@ def stub(
 def main() -> None:
     """Entry point: every user error is one line on stderr and exit code 2."""
     try:
-        cli.main(prog_name=PROG, standalone_mode=False)
+        # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(prog_name=PROG, standalone_mode=False)
     except SnippetsError as exc:
         click.echo(f"{PROG}: error: {exc}", err=True)
         sys.exit(2)
@@ -264,3 +265,4 @@ def main() -> None:
     except click.Abort:
         click.echo(f"{PROG}: aborted", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

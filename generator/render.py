@@ -183,17 +183,22 @@ class Generator:
             known = ", ".join(lang.variants)
             raise SnippetsError(f"{language} has no variant {variant!r}; choose one of: {known}")
         settings = make_settings(self.spec, site_id, api_key, endpoint)
-        name = f"templates/{lang.template(variant)}"
+        return self.render_template(
+            lang, lang.template(variant), self.context(lang, variant, settings)
+        )
+
+    def render_template(self, language: Language, template: str, context: dict[str, Any]) -> str:
+        """Render one template of ``language`` and format it; errors name the template."""
+        name = f"templates/{template}"
         try:
-            template = self.env.get_template(lang.template(variant))
-            code = template.render(self.context(lang, variant, settings))
+            code = self.env.get_template(template).render(context)
         except jinja2.TemplateNotFound:
             raise SnippetsError(f"{name}: template not found") from None
         except (jinja2.TemplateError, _UnescapedValue) as exc:
             message = getattr(exc, "message", None) or str(exc)
             raise SnippetsError(f"{name}{_template_line(exc)}: {message}") from None
-        if lang.formatter is not None:
-            code = lang.formatter(code, name)
+        if language.formatter is not None:
+            code = language.formatter(code, name)
         return code
 
     def render_all(

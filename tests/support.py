@@ -1,0 +1,42 @@
+"""Shared test helpers: hostile values, spec variants, tree-sitter parsing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from generator.languages import LANGUAGES
+from generator.render import DEFAULT_SPEC, Generator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Everything that breaks a naive string literal or JSON encoder: quotes,
+#: backslash, newline, tab, NUL and other controls, non-ASCII, an emoji,
+#: U+2028, and every target language's interpolation and comment markers.
+HOSTILE_TEXT = "q\"b\\n\n\tz\0\x1b\x7f é😀\u2028\u2029 $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- "
+#: What a command line can carry of it (argv has no NUL).
+HOSTILE_ARG = HOSTILE_TEXT.replace("\0", "")
+#: The same for a value that travels in an HTTP header (printable ASCII only).
+HOSTILE_KEY = "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>"
+
+PAIRS = [(lang, variant) for lang in LANGUAGES.values() for variant in lang.variants]
+PAIR_IDS = [f"{lang.name}-{variant}" for lang, variant in PAIRS]
+
+
+def spec_variant(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
+    """A copy of the project's spec with exact text replacements applied."""
+    text = DEFAULT_SPEC.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert text.count(old) == 1, f"{old!r} must occur once in the spec"
+        text = text.replace(old, new)
+    path = tmp_path / "snippets_spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def generator_for(spec: Path = DEFAULT_SPEC) -> Generator:
+    return Generator.from_path(spec)
+
+
+def words(code: str) -> set[str]:
+    return set(re.findall(r"\w+", code))
