@@ -12,7 +12,7 @@ import click
 
 from generator import __version__
 from generator.errors import SnippetsError
-from generator.languages import LANGUAGES
+from generator.languages import LANGUAGES, get_language
 from generator.render import DEFAULT_SPEC, Generator
 from generator.stub import Faults, Site, Stub, parse_site
 
@@ -47,6 +47,7 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
       nevision-snippets generate --all --out output
       nevision-snippets check
       nevision-snippets stub --port 8787
+      nevision-snippets verify --lang java
     """
     ctx.obj = {"spec": spec_path}
 
@@ -247,6 +248,34 @@ def stub(
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stub: stopped")
+
+
+@cli.command(short_help="Build and run the generated code against the stub.")
+@click.option(
+    "--lang", "languages", multiple=True, metavar="LANG", help="Only this language (repeatable)."
+)
+@click.option("--variant", help="Only this variant.")
+@click.pass_context
+def verify(ctx: click.Context, languages: tuple[str, ...], variant: str | None) -> None:
+    """Build every language's code with its real toolchain and run it against the stub.
+
+    Each build uses a driver program that reports a real exception with a hostile
+    message; the stub checks what arrives byte for byte. Then the fault cases:
+    endpoint down, slower than the timeout, HTTP 500, a reply that is not JSON,
+    and "Invalid site". A missing toolchain is a skip with its reason (C# and
+    Swift are then only parsed). Prints a table; exits 1 if any check failed.
+    """
+    from generator import verify as harness
+
+    generator = _generator(ctx)
+    for name in languages:
+        get_language(name)  # an unknown language is a usage error before any work
+    reports = harness.verify(generator, list(languages) or None, variant)
+    if not reports:
+        raise SnippetsError(f"no language has the variant {variant!r}")
+    click.echo(harness.table(reports), nl=False)
+    if not all(report.ok for report in reports):
+        ctx.exit(1)
 
 
 def main() -> None:

@@ -66,6 +66,11 @@ class Language:
     def template(self, variant: str) -> str:
         return f"{self.name}/{variant}.{self.extension}.j2"
 
+    @property
+    def driver_template(self) -> str:
+        """The program ``verify`` builds beside the generated code."""
+        return f"{self.name}/driver.{self.extension}.j2"
+
     def output_path(self, variant: str) -> str:
         """Where this language and variant live inside an output folder."""
         return f"{self.name}/{variant}/{self.filename}"

@@ -1,0 +1,191 @@
+"""How each language's generated code is built and run by ``verify``.
+
+A recipe names the tools it needs, the commands that build the generated file
+together with a driver program (warnings as errors where the toolchain has
+them), and the command that runs the result. A tool that is not installed
+makes the recipe report why, so verify can skip with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.spec import Spec
+
+#: Where `.ci/install-toolchains` puts what has no system package.
+TOOLS_HOME = Path(os.environ.get("NEVISION_TOOLS", Path.home() / ".cache" / "nevision-snippets"))
+MAVEN_REPO = Path.home() / ".m2" / "repository"
+#: Debian's `libandroid-json-java`: an org.json implementation for the JVM.
+DEBIAN_ORG_JSON = Path("/usr/share/java/com.android.json.jar")
+#: OkHttp's own runtime dependency (not named in the spec: it is transitive).
+OKIO = ("com.squareup.okio", "okio-jvm", "3.6.0")
+
+
+class Unavailable(Exception):
+    """A tool or library the recipe needs is not on this machine."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """Commands, run in the work folder, that build and then run the driver."""
+
+    steps: list[list[str]]
+    run: list[str]
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    #: File name the driver program is written to.
+    driver_file: str
+    #: Returns the build, or raises :class:`Unavailable` saying what is missing.
+    recipe: Callable[[Path, Spec, str], Build]
+
+    def prepare(self, work: Path, spec: Spec, generated: str) -> Build:
+        return self.recipe(work, spec, generated)
+
+
+def which(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise Unavailable(f"{tool} is not on PATH")
+    return found
+
+
+def maven_jar(group: str, artifact: str, version: str) -> Path:
+    jar = MAVEN_REPO.joinpath(*group.split("."), artifact, version, f"{artifact}-{version}.jar")
+    if not jar.is_file():
+        raise Unavailable(f"{group}:{artifact}:{version} is not in {MAVEN_REPO}")
+    return jar
+
+
+def _python(work: Path, spec: Spec, generated: str) -> Build:
+    return Build(
+        steps=[
+            [sys.executable, "-m", "black", "--check", "--quiet", generated],
+            [sys.executable, "-m", "py_compile", generated, "driver.py"],
+        ],
+        run=[sys.executable, "driver.py"],
+    )
+
+
+def _php(work: Path, spec: Spec, generated: str) -> Build:
+    php = which("php")
+    probe = subprocess.run(
+        [php, "-r", "echo function_exists('curl_init') ? 'yes' : 'no';"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.stdout != "yes":
+        raise Unavailable("php has no curl extension (apt-get install php-curl)")
+    return Build(
+        steps=[[php, "-l", generated], [php, "-l", "driver.php"]],
+        # error_log() goes to stderr in the CLI unless an ini file redirects it.
+        run=[php, "-d", "error_log=", "-d", "display_errors=stderr", "driver.php"],
+    )
+
+
+def _java(work: Path, spec: Spec, generated: str) -> Build:
+    javac, java = which("javac"), which("java")
+    return Build(
+        steps=[[javac, "-Xlint:all", "-Werror", "-d", "classes", generated, "Driver.java"]],
+        run=[java, "-cp", "classes", "Driver"],
+    )
+
+
+def _kotlin_jars(spec: Spec) -> list[Path]:
+    jars = []
+    for library in spec.languages["kotlin"].libraries:
+        group, _, artifact = library.name.partition(":")
+        if library.name == "org.json:json":
+            try:
+                jars.append(maven_jar(group, artifact, library.version))
+            except Unavailable:
+                if not DEBIAN_ORG_JSON.is_file():
+                    raise Unavailable(
+                        f"org.json is neither in {MAVEN_REPO} nor at {DEBIAN_ORG_JSON} "
+                        "(apt-get install libandroid-json-java)"
+                    ) from None
+                jars.append(DEBIAN_ORG_JSON)
+        else:
+            jars.append(maven_jar(group, artifact, library.version))
+    jars.append(maven_jar(*OKIO))
+    return jars
+
+
+def find_kotlinc() -> Path:
+    """kotlinc-jvm on PATH, or the newest one `.ci/install-toolchains` put in TOOLS_HOME."""
+    on_path = shutil.which("kotlinc-jvm")
+    if on_path:
+        return Path(on_path).resolve()
+    installed = sorted(TOOLS_HOME.glob("kotlin-*/node_modules/kotlin-compiler/bin/kotlinc-jvm"))
+    if not installed:
+        raise Unavailable(
+            f"kotlinc-jvm is neither on PATH nor in {TOOLS_HOME} (run .ci/install-toolchains)"
+        )
+    return installed[-1]
+
+
+def _kotlin(work: Path, spec: Spec, generated: str) -> Build:
+    kotlinc = find_kotlinc()
+    java = which("java")
+    stdlib = kotlinc.parent.parent / "lib" / "kotlin-stdlib.jar"
+    if not stdlib.is_file():
+        raise Unavailable(f"no kotlin-stdlib.jar beside {kotlinc}")
+    classpath = os.pathsep.join(str(jar) for jar in _kotlin_jars(spec))
+    compile_ = [str(kotlinc), "-Werror", "-cp", classpath, "-d", "classes", generated, "Driver.kt"]
+    return Build(
+        steps=[compile_],
+        run=[java, "-cp", os.pathsep.join(["classes", classpath, str(stdlib)]), "DriverKt"],
+    )
+
+
+def _csharp(work: Path, spec: Spec, generated: str) -> Build:
+    dotnet = which("dotnet")
+    version = subprocess.run(
+        [dotnet, "--version"], capture_output=True, text=True, timeout=120
+    ).stdout.strip()
+    major = re.match(r"\d+", version)
+    if major is None:
+        raise Unavailable(f"dotnet --version said {version!r}")
+    (work / "Verify.csproj").write_text(
+        '<Project Sdk="Microsoft.NET.Sdk">\n'
+        "  <PropertyGroup>\n"
+        "    <OutputType>Exe</OutputType>\n"
+        f"    <TargetFramework>net{major.group()}.0</TargetFramework>\n"
+        "    <ImplicitUsings>disable</ImplicitUsings>\n"
+        "    <Nullable>enable</Nullable>\n"
+        "    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>\n"
+        "  </PropertyGroup>\n"
+        "</Project>\n",
+        encoding="utf-8",
+    )
+    return Build(
+        steps=[[dotnet, "build", "--nologo", "-v", "q", "-c", "Release", "-o", "bin"]],
+        run=[dotnet, str(Path("bin") / "Verify.dll")],
+    )
+
+
+def _swift(work: Path, spec: Spec, generated: str) -> Build:
+    swiftc = which("swiftc")
+    return Build(
+        steps=[[swiftc, "-warnings-as-errors", generated, "main.swift", "-o", "driver"]],
+        run=[str(work / "driver")],
+    )
+
+
+TOOLCHAINS: dict[str, Toolchain] = {
+    "python": Toolchain("driver.py", _python),
+    "php": Toolchain("driver.php", _php),
+    "java": Toolchain("Driver.java", _java),
+    "kotlin": Toolchain("Driver.kt", _kotlin),
+    "csharp": Toolchain("Program.cs", _csharp),
+    "swift": Toolchain("main.swift", _swift),
+}

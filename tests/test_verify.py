@@ -1,0 +1,83 @@
+"""The verify harness: every language built and run for real against the stub, under faults.
+
+A missing toolchain is a skip with its reason; with REQUIRE_TOOLCHAINS=1 (CI,
+after .ci/install-toolchains) a skip for Python, PHP, Java or Kotlin fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.languages import LANGUAGES, Language
+from generator.render import Generator, make_env
+from generator.verify import CHECKS, FAILED, PARSE_PASSED, PASSED, SKIPPED, Report, table, verify
+from tests.support import PAIR_IDS, PAIRS, ROOT
+
+RUNNABLE_HERE = {"python", "php", "java", "kotlin"}
+
+
+def require_or_skip(report: Report) -> None:
+    skipped = [o for o in report.outcomes if o.status == SKIPPED]
+    if not skipped:
+        return
+    reason = f"{report.language}: {skipped[0].detail}"
+    if report.language in RUNNABLE_HERE and os.environ.get("REQUIRE_TOOLCHAINS") == "1":
+        pytest.fail(f"REQUIRE_TOOLCHAINS=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.mark.parametrize(("language", "variant"), PAIRS, ids=PAIR_IDS)
+def test_generated_code_survives_verify(
+    generator: Generator, language: Language, variant: str
+) -> None:
+    (report,) = verify(generator, [language.name], variant)
+    print(table([report]))
+    assert [o.check for o in report.outcomes] == list(CHECKS)
+    failed = [f"{o.check}: {o.detail}" for o in report.outcomes if o.status == FAILED]
+    assert failed == []
+    if language.name not in RUNNABLE_HERE and report.outcomes[1].status == SKIPPED:
+        assert report.outcomes[0].status == PARSE_PASSED
+    require_or_skip(report)
+    assert all(o.status == PASSED for o in report.outcomes)
+
+
+# The docs page's Java escaping: only backslash and quote. Every stack trace has
+# newlines and tabs, so every body it builds is invalid JSON.
+DOCS_QUOTE = """    private static String json(String text) {
+        return "\\"" + text.replace("\\\\", "\\\\\\\\").replace("\\"", "\\\\\\"") + "\\"";
+    }
+"""
+
+
+def test_a_broken_java_escaper_fails_verify(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    java = templates / "java" / "snippet.java.j2"
+    text = java.read_text(encoding="utf-8")
+    escaper = re.compile(r"    private static String json\(String text\) \{\n.*?\n    \}\n", re.S)
+    assert len(escaper.findall(text)) == 1, "the Java template's json() escaper moved"
+    java.write_text(escaper.sub(lambda _: DOCS_QUOTE, text), encoding="utf-8")
+    broken = Generator(Generator.from_path().spec, make_env(templates))
+    (report,) = verify(broken, ["java"], "snippet")
+    require_or_skip(report)
+    outcome = {o.check: o for o in report.outcomes}
+    assert outcome["build"].status == PASSED  # it compiles: only running it shows the bug
+    assert outcome["round trip"].status == FAILED
+    assert "not valid UTF-8 JSON" in outcome["round trip"].detail
+
+
+def test_table_lists_every_check_and_reason() -> None:
+    report = Report("swift", "snippet")
+    report.add("parse", PARSE_PASSED)
+    for check in CHECKS[1:]:
+        report.add(check, SKIPPED, "swiftc is not on PATH")
+    text = table([report])
+    assert text.splitlines()[0].split()[:3] == ["language", "variant", "parse"]
+    assert "swift     snippet  parse-passed  skipped" in text
+    assert "swift/snippet build: skipped: swiftc is not on PATH" in text
+    assert LANGUAGES["swift"].name in text
