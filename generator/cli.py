@@ -160,13 +160,15 @@ def stale_files(out: Path, expected: dict[str, str]) -> list[str]:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder to compare.  [default: output/ beside the spec]",
+    default=Path("output"),
+    show_default=True,
+    help="Folder to compare.",
 )
 @click.pass_context
-def check(ctx: click.Context, out: Path | None) -> None:
+def check(ctx: click.Context, out: Path) -> None:
     """Exit 1 with a diff when the output folder is not what the spec generates now."""
     generator = _generator(ctx)
-    folder = out if out is not None else generator.spec.path.parent / "output"
+    folder = out
     diffs = stale_files(folder, generator.render_all())
     if diffs:
         click.echo("".join(diffs), nl=False)

@@ -108,12 +108,13 @@ def test_check_fails_with_a_diff_when_output_is_stale(tmp_path: Path) -> None:
 def test_check_follows_the_spec(tmp_path: Path) -> None:
     spec = spec_variant(tmp_path, ("timeout_ms: 5000", "timeout_ms: 6000"))
     shutil.copytree(ROOT / "output", tmp_path / "output")
-    assert cli("--spec", str(spec), "check").returncode == 1
-    assert (
-        cli("--spec", str(spec), "generate", "--all", "--out", str(tmp_path / "output")).returncode
-        == 0
-    )
-    assert cli("--spec", str(spec), "check").returncode == 0
+    stale = cli("--spec", str(spec), "check", cwd=tmp_path)
+    assert stale.returncode == 1
+    assert "-const NEVISION_TIMEOUT_MS = 5000;" in stale.stdout
+    assert "+const NEVISION_TIMEOUT_MS = 6000;" in stale.stdout
+    regenerate = cli("--spec", str(spec), "generate", "--all", "--out", "output", cwd=tmp_path)
+    assert regenerate.returncode == 0
+    assert cli("--spec", str(spec), "check", cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize(
