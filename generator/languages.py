@@ -17,7 +17,9 @@ from generator import literals
 from generator.errors import SnippetsError
 from generator.literals import Code
 
-VARIANTS = ("snippet",)
+VARIANTS = ("snippet", "reporter")
+#: Languages whose reporter variant is not written yet.
+_SNIPPET_ONLY = ("snippet",)
 
 
 def format_python(code: str, template: str) -> str:
@@ -95,7 +97,7 @@ LANGUAGES: dict[str, Language] = {
             title="PHP",
             extension="php",
             file_stem="nevision",
-            variants=VARIANTS,
+            variants=_SNIPPET_ONLY,
             literal=literals.php_literal,
             formatter=None,
             grammar=("tree_sitter_php", "language_php"),
@@ -106,7 +108,7 @@ LANGUAGES: dict[str, Language] = {
             title="C#",
             extension="cs",
             file_stem="Nevision",
-            variants=VARIANTS,
+            variants=_SNIPPET_ONLY,
             literal=literals.csharp_literal,
             formatter=None,
             grammar=("tree_sitter_c_sharp", "language"),
@@ -116,7 +118,7 @@ LANGUAGES: dict[str, Language] = {
             title="Java",
             extension="java",
             file_stem="Nevision",
-            variants=VARIANTS,
+            variants=_SNIPPET_ONLY,
             literal=literals.java_literal,
             formatter=None,
             grammar=("tree_sitter_java", "language"),
@@ -126,7 +128,7 @@ LANGUAGES: dict[str, Language] = {
             title="Kotlin",
             extension="kt",
             file_stem="Nevision",
-            variants=VARIANTS,
+            variants=_SNIPPET_ONLY,
             literal=literals.kotlin_literal,
             formatter=None,
             grammar=("tree_sitter_kotlin", "language"),
@@ -136,7 +138,7 @@ LANGUAGES: dict[str, Language] = {
             title="Swift",
             extension="swift",
             file_stem="Nevision",
-            variants=VARIANTS,
+            variants=_SNIPPET_ONLY,
             literal=literals.swift_literal,
             formatter=None,
             grammar=("tree_sitter_swift", "language"),

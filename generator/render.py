@@ -159,6 +159,7 @@ class Generator:
             "language": language,
             "variant": variant,
             "endpoint": settings.base_url + spec.api.path,
+            "base_url": settings.base_url,
             "site_id": settings.site_id,
             "api_key": settings.api_key,
             "api": spec.api,
@@ -166,6 +167,8 @@ class Generator:
             "payload": spec.payload,
             "fingerprint": spec.fingerprint,
             "response": spec.response,
+            "reporter": spec.reporter,
+            "flush_timeout_s": spec.reporter.flush_timeout_ms / 1000,
             "runtime": spec.languages[language.name].runtime,
             "libraries": spec.languages[language.name].libraries,
         }

@@ -104,6 +104,33 @@ class Response:
 
 
 @dataclass(frozen=True)
+class ReporterEnv:
+    site_id: str
+    api_key: str
+    base_url: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    initial_backoff_ms: int
+    max_backoff_ms: int
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Settings of the production ``reporter`` variant."""
+
+    env: ReporterEnv
+    queue_size: int
+    flush_timeout_ms: int
+    retry: Retry
+    limit_reached_cooldown_ms: int
+    max_message_length: int
+    max_stack_length: int
+
+
+@dataclass(frozen=True)
 class Library:
     name: str
     version: str
@@ -123,6 +150,7 @@ class Spec:
     payload: Payload
     fingerprint: Fingerprint
     response: Response
+    reporter: Reporter
     languages: dict[str, LanguageSpec]
 
     @property
@@ -341,6 +369,38 @@ def _response(m: _Mapping) -> Response:
     )
 
 
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _reporter(m: _Mapping) -> Reporter:
+    env = _record(
+        m["env"],
+        lambda e: ReporterEnv(
+            site_id=e["site_id"].text(_ENV_NAME, "an environment variable name"),
+            api_key=e["api_key"].text(_ENV_NAME, "an environment variable name"),
+            base_url=e["base_url"].text(_ENV_NAME, "an environment variable name"),
+        ),
+    )
+
+    def retry(r: _Mapping) -> Retry:
+        initial = r["initial_backoff_ms"].integer(1, 3_600_000)
+        most = r["max_backoff_ms"]
+        max_backoff = most.integer(1, 3_600_000)
+        if max_backoff < initial:
+            raise most.fail(f"must be at least initial_backoff_ms ({initial})")
+        return Retry(r["attempts"].integer(1, 100), initial, max_backoff)
+
+    return Reporter(
+        env=env,
+        queue_size=m["queue_size"].integer(1, 1_000_000),
+        flush_timeout_ms=m["flush_timeout_ms"].integer(0, 120_000),
+        retry=_record(m["retry"], retry),
+        limit_reached_cooldown_ms=m["limit_reached_cooldown_ms"].integer(0, 86_400_000),
+        max_message_length=m["max_message_length"].integer(16, 10_000_000),
+        max_stack_length=m["max_stack_length"].integer(16, 10_000_000),
+    )
+
+
 def _library(m: _Mapping) -> Library:
     return Library(
         name=m["name"].text(_COMMENT_SAFE, "a plain library name"),
@@ -371,6 +431,7 @@ def _spec(path: Path, known_languages: Collection[str], m: _Mapping) -> Spec:
         payload=payload,
         fingerprint=fingerprint,
         response=_record(m["response"], _response),
+        reporter=_record(m["reporter"], _reporter),
         languages=languages,
     )
 

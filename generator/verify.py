@@ -111,15 +111,17 @@ class Harness:
         self.work = work
         self.timeout_s = self.spec.api.timeout_ms / 1000
 
-    def driver_code(self) -> str:
+    def driver_code(self, template: str | None = None) -> str:
         context = {
             "language": self.language,
+            "variant": self.variant,
             "message": MESSAGE,
             "route": ROUTE,
             "generated": self.language.file_stem,
             "generated_file": self.language.filename,
         }
-        return self.generator.render_template(self.language, self.language.driver_template, context)
+        name = template or self.language.driver_template
+        return self.generator.render_template(self.language, name, context)
 
     def run(self, command: list[str]) -> Run:
         limit = self.timeout_s + SLOW_EXTRA_S + 30
@@ -333,3 +335,73 @@ def table(reports: list[Report]) -> str:
     if figures:
         lines += ["", "Figures (report call, exit after main returned):", *figures]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Burst:
+    """What a burst of reports cost the caller, and what reached the stub."""
+
+    language: str
+    variant: str
+    calls: int
+    p50_us: float
+    p99_us: float
+    max_us: float
+    dropped: int
+    delivered: int
+    requests: int
+    largest_batch: int
+    problems: list[str]
+    seconds: float
+
+
+def burst(
+    generator: Generator, language: Language, variant: str, count: int, delay_s: float
+) -> Burst:
+    """Report ``count`` errors as fast as the caller can while the stub takes ``delay_s``.
+
+    Builds ``templates/<lang>/bench.<ext>.j2`` beside the generated code, runs it,
+    waits for it to exit, and counts what the stub accepted. Raises
+    :class:`~generator.toolchains.Unavailable` when the toolchain is missing and
+    :class:`CheckFailed` when the build or the run fails.
+    """
+    toolchain = TOOLCHAINS[language.name]
+    stub = Stub(generator.spec, {SITE_ID: Site(API_KEY)}, faults=Faults(delay_s=delay_s))
+    with tempfile.TemporaryDirectory(prefix=f"nevision-burst-{language.name}-") as folder:
+        work = Path(folder)
+        harness = Harness(generator, language, variant, work)
+        with _running(stub):
+            code = generator.render(language.name, variant, SITE_ID, API_KEY, stub.base_url)
+            bench = harness.driver_code(f"{language.name}/bench.{language.extension}.j2")
+            (work / language.filename).write_text(code, encoding="utf-8")
+            (work / toolchain.driver_file).write_text(bench, encoding="utf-8")
+            build = toolchain.prepare(work, generator.spec, language.filename)
+            harness.build(build.steps)
+            started = time.monotonic()
+            result = subprocess.run(
+                [*build.run, str(count)], cwd=work, capture_output=True, timeout=900
+            )
+            seconds = time.monotonic() - started
+            stdout = result.stdout.decode("utf-8", "replace")
+            lines = [line for line in stdout.splitlines() if line.startswith("{")]
+            if result.returncode != 0 or not lines:
+                tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+                raise CheckFailed(f"bench exited {result.returncode}: {' | '.join(tail)}")
+            figures = json.loads(lines[-1])
+            accepted_field = generator.spec.response.accepted_field
+            requests = list(stub.received)
+            sizes = [len(stub.errors_of(r)) for r in requests]
+    return Burst(
+        language=language.name,
+        variant=variant,
+        calls=figures["calls"],
+        p50_us=figures["p50_us"],
+        p99_us=figures["p99_us"],
+        max_us=figures["max_us"],
+        dropped=figures["dropped"],
+        delivered=sum(int(r.reply.get(accepted_field, 0)) for r in requests),
+        requests=len(requests),
+        largest_batch=max(sizes, default=0),
+        problems=[p for r in requests for p in r.problems],
+        seconds=seconds,
+    )
