@@ -96,6 +96,13 @@ def _check_error(spec: Spec, index: int, error: object) -> list[str]:
     return problems
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Clients that send in parallel (a burst) must not find the listen queue full:
+    # socketserver's default of 5 refuses connections a real endpoint would take.
+    request_queue_size = 1024
+
+
 class Stub:
     """The endpoint on 127.0.0.1, in a background thread.
 
@@ -121,8 +128,7 @@ class Stub:
         self.echo = echo
         self.received: list[Received] = []
         self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
