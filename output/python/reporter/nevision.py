@@ -81,8 +81,8 @@ def report_error(exc: BaseException, route: str) -> None:
     try:
         if state.pid != os.getpid() or state.worker is None:
             state = _start_worker()
-            if state is None:
-                return
+        elif getattr(_worker_thread, "active", False):
+            return  # a report from inside the reporter: never report our own failures
         state.queue.put_nowait((exc, route, int(time.time() * 1000)))
     except queue.Full:
         with state.lock:
@@ -109,10 +109,8 @@ def dropped() -> int:
     return _state.dropped
 
 
-def _start_worker():
+def _start_worker() -> _State:
     global _state
-    if getattr(_worker_thread, "active", False):
-        return None  # a report from inside the reporter: never report our own failures
     if _state.pid != os.getpid():
         _state = _State()  # a forked child: the parent's queue and thread are not ours
     state = _state
