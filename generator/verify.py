@@ -78,10 +78,6 @@ class Run:
     driver: dict[str, Any] | None
 
 
-def _hex(text: str) -> str:
-    return text.encode("utf-8").hex()
-
-
 def _unhex(value: str) -> str:
     return bytes.fromhex(value).decode("utf-8")
 
@@ -142,8 +138,8 @@ class Harness:
                     driver = json.loads(line)
         return Run(result.returncode, stdout, stderr, started, ended, driver)
 
-    def check_run(self, run: Run) -> dict[str, Any]:
-        """What every case asks: no exception, a quick call, a prompt exit."""
+    def check_run(self, run: Run) -> str:
+        """What every case asks: no exception, a quick call, a prompt exit; the figures."""
         if run.returncode != 0 or run.driver is None:
             tail = (run.stderr or run.stdout).strip().splitlines()[-3:]
             raise CheckFailed(f"driver exited {run.returncode}: {' | '.join(tail)}")
@@ -157,7 +153,7 @@ class Harness:
                 f"exit took {exit_s:.2f} s after main returned "
                 f"(limit {self.timeout_s + EXIT_MARGIN_S:.1f} s)"
             )
-        return {"call_s": call_s, "exit_s": exit_s}
+        return f"call {call_s * 1000:.1f} ms, exit {exit_s:.2f} s"
 
     def check_log(self, run: Run, lines: int) -> None:
         logged = [line for line in run.stderr.splitlines() if "nevision: " in line]
@@ -191,7 +187,10 @@ class Harness:
         body = request.json
         if body[payload.site_id_field] != SITE_ID:
             raise CheckFailed(f"{payload.site_id_field} is {body[payload.site_id_field]!r}")
-        (error,) = body[payload.errors_field]
+        errors = body[payload.errors_field]
+        if len(errors) != 1:
+            raise CheckFailed(f"the request holds {len(errors)} errors, expected 1")
+        error = errors[0]
         assert run.driver is not None
         expected = {
             "exception_type": _unhex(run.driver["type"]),
@@ -226,13 +225,13 @@ class Harness:
                     sent, wanted = json.dumps(got)[:80], json.dumps(want)[:80]
                     raise CheckFailed(f"{spec_field.name}: sent {sent}, expected {wanted}")
         self.check_log(run, lines=0)
-        return f"call {figures['call_s'] * 1000:.1f} ms, exit {figures['exit_s']:.2f} s"
+        return figures
 
     def check_fault(self, command: list[str]) -> str:
         run = self.run(command)
         figures = self.check_run(run)
         self.check_log(run, lines=1)
-        return f"call {figures['call_s'] * 1000:.1f} ms, exit {figures['exit_s']:.2f} s"
+        return figures
 
 
 def _attempt(report: Report, check: str, action: Callable[[], str]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from generator.languages import LANGUAGES
@@ -36,7 +35,3 @@ def spec_variant(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
 
 def generator_for(spec: Path = DEFAULT_SPEC) -> Generator:
     return Generator.from_path(spec)
-
-
-def words(code: str) -> set[str]:
-    return set(re.findall(r"\w+", code))
