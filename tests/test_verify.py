@@ -60,18 +60,20 @@ DOCS_QUOTE = """    private static String json(String text) {
 def test_a_broken_java_escaper_fails_verify(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
-    java = templates / "java" / "snippet.java.j2"
-    text = java.read_text(encoding="utf-8")
+    shared = templates / "java" / "_json.java.j2"  # included by every Java variant
+    text = shared.read_text(encoding="utf-8")
     escaper = re.compile(r"    private static String json\(String text\) \{\n.*?\n    \}\n", re.S)
-    assert len(escaper.findall(text)) == 1, "the Java template's json() escaper moved"
-    java.write_text(escaper.sub(lambda _: DOCS_QUOTE, text), encoding="utf-8")
+    assert len(escaper.findall(text)) == 1, "the Java json() escaper moved"
+    shared.write_text(escaper.sub(lambda _: DOCS_QUOTE, text), encoding="utf-8")
     broken = Generator(Generator.from_path().spec, make_env(templates))
-    (report,) = verify(broken, ["java"], "snippet")
-    require_or_skip(report)
-    outcome = {o.check: o for o in report.outcomes}
-    assert outcome["build"].status == PASSED  # it compiles: only running it shows the bug
-    assert outcome["round trip"].status == FAILED
-    assert "not valid UTF-8 JSON" in outcome["round trip"].detail
+    reports = verify(broken, ["java"])
+    assert [r.variant for r in reports] == list(LANGUAGES["java"].variants)
+    for report in reports:
+        require_or_skip(report)
+        outcome = {o.check: o for o in report.outcomes}
+        assert outcome["build"].status == PASSED  # it compiles: only running it shows the bug
+        assert outcome["round trip"].status == FAILED
+        assert "not valid UTF-8 JSON" in outcome["round trip"].detail
 
 
 def test_table_lists_every_check_and_reason() -> None:
