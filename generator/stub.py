@@ -55,7 +55,10 @@ class Received:
     #: The parsed body, or None when it was not valid JSON.
     json: Any
     problems: list[str]
+    #: The contract's reply as sent; empty when a fault replaced it.
     reply: dict[str, Any]
+    #: The HTTP status sent.
+    status: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Received:
             "json": self.json,
             "problems": self.problems,
             "reply": self.reply,
+            "status": self.status,
         }
 
 
@@ -286,7 +290,7 @@ class Stub:
                 path = self.path.split("?")[0]
                 if path != spec.api.path or self.command != spec.api.method:
                     reply: dict[str, Any] = {"error": "not the ingest endpoint"}
-                    received = Received(self.command, self.path, headers, "", None, [], reply)
+                    received = Received(self.command, self.path, headers, "", None, [], reply, 404)
                     received.problems.append(
                         f"{self.command} {self.path} is not the ingest endpoint"
                     )
@@ -294,13 +298,15 @@ class Stub:
                     self._send(404, json.dumps(reply).encode())
                     return
                 reply, received = stub.answer(headers, raw)
-                received.method, received.path = self.command, self.path
-                stub._record(received)
                 faults = stub.faults
-                if faults.delay_s:
-                    time.sleep(faults.delay_s)
                 status = faults.status or spec.response.status
                 body = faults.body if faults.body is not None else json.dumps(reply).encode()
+                received.method, received.path, received.status = self.command, self.path, status
+                if faults.status or faults.body is not None:
+                    received.reply = {}  # the client never sees the contract's reply
+                stub._record(received)
+                if faults.delay_s:
+                    time.sleep(faults.delay_s)
                 self._send(status, body)
 
             def _send(self, status: int, body: bytes) -> None:

@@ -355,9 +355,18 @@ class Burst:
 
 
 def burst(
-    generator: Generator, language: Language, variant: str, count: int, delay_s: float
+    generator: Generator,
+    language: Language,
+    variant: str,
+    count: int,
+    delay_s: float,
+    faults: Faults | None = None,
+    site_key: str = API_KEY,
 ) -> Burst:
     """Report ``count`` errors as fast as the caller can while the stub takes ``delay_s``.
+
+    ``faults`` replaces the delay with other misbehaviour; a ``site_key`` other than
+    the one the code is generated with makes the stub answer "Invalid site".
 
     Builds ``templates/<lang>/bench.<ext>.j2`` beside the generated code, runs it,
     waits for it to exit, and counts what the stub accepted. Raises
@@ -365,7 +374,7 @@ def burst(
     :class:`CheckFailed` when the build or the run fails.
     """
     toolchain = TOOLCHAINS[language.name]
-    stub = Stub(generator.spec, {SITE_ID: Site(API_KEY)}, faults=Faults(delay_s=delay_s))
+    stub = Stub(generator.spec, {SITE_ID: Site(site_key)}, faults=faults or Faults(delay_s))
     with tempfile.TemporaryDirectory(prefix=f"nevision-burst-{language.name}-") as folder:
         work = Path(folder)
         harness = Harness(generator, language, variant, work)
