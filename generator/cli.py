@@ -54,7 +54,12 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
 
 @cli.command(short_help="Print or write reporter code.")
 @click.option("--lang", "language", metavar="LANG", help="Language to print (see `list`).")
-@click.option("--variant", default="snippet", show_default=True, help="Variant of the code.")
+@click.option(
+    "--variant",
+    default="snippet",
+    show_default=True,
+    help="snippet (short, for a docs page) or reporter (production: bounded queue, retries).",
+)
 @click.option("--site-id", help="Your site id (default: the spec's placeholder).")
 @click.option("--api-key", help="Your API key (default: the spec's placeholder).")
 @click.option(
@@ -66,6 +71,7 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
     help="Write files under DIR/<lang>/<variant>/ instead of printing.",
 )
 @click.pass_context
@@ -162,6 +168,7 @@ def stale_files(out: Path, expected: dict[str, str]) -> list[str]:
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("output"),
     show_default=True,
+    metavar="DIR",
     help="Folder to compare.",
 )
 @click.pass_context
