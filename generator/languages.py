@@ -73,6 +73,11 @@ class Language:
         """The program ``verify`` builds beside the generated code."""
         return f"{self.name}/driver.{self.extension}.j2"
 
+    @property
+    def bench_template(self) -> str:
+        """The program that times a burst of reports (tests and benchmarks)."""
+        return f"{self.name}/bench.{self.extension}.j2"
+
     def output_path(self, variant: str) -> str:
         """Where this language and variant live inside an output folder."""
         return f"{self.name}/{variant}/{self.filename}"

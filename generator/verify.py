@@ -24,7 +24,7 @@ from typing import Any
 from generator.languages import LANGUAGES, Language, get_language
 from generator.render import Generator
 from generator.stub import Faults, Site, Stub
-from generator.toolchains import TOOLCHAINS, Unavailable
+from generator.toolchains import TOOLCHAINS, Build, Unavailable
 
 #: A message that breaks naive escaping in every target language.
 MESSAGE = "q\"b\\n\n\tz\0\x01\x1b\x7f é😀\u2028\u2029 $x ${x} \\(x) {$x} #{x} %s %d %n 's */ ?> {0}"
@@ -105,7 +105,21 @@ class Harness:
         self.language = language
         self.variant = variant
         self.work = work
+        self.toolchain = TOOLCHAINS[language.name]
         self.timeout_s = self.spec.api.timeout_ms / 1000
+
+    def write_sources(self, stub: Stub, program: str | None = None) -> dict[str, str]:
+        """Write the code, pointed at ``stub``, and the program that drives it; return both."""
+        language = self.language
+        code = self.generator.render(language.name, self.variant, SITE_ID, API_KEY, stub.base_url)
+        files = {language.filename: code, self.toolchain.driver_file: self.driver_code(program)}
+        for name, text in files.items():
+            (self.work / name).write_text(text, encoding="utf-8")
+        return files
+
+    def prepare(self) -> Build:
+        """How to build and run here; raises Unavailable when the toolchain is missing."""
+        return self.toolchain.prepare(self.work, self.spec, self.language.filename)
 
     def driver_code(self, template: str | None = None) -> str:
         context = {
@@ -247,20 +261,14 @@ def _attempt(report: Report, check: str, action: Callable[[], str]) -> bool:
 def verify_one(generator: Generator, language: Language, variant: str) -> Report:
     """Every check of one language and variant; a missing toolchain is a skip."""
     report = Report(language.name, variant)
-    toolchain = TOOLCHAINS[language.name]
     stub = Stub(generator.spec, {SITE_ID: Site(API_KEY)})
     with tempfile.TemporaryDirectory(prefix=f"nevision-verify-{language.name}-") as folder:
-        work = Path(folder)
-        harness = Harness(generator, language, variant, work)
+        harness = Harness(generator, language, variant, Path(folder))
         with _running(stub):
-            code = generator.render(language.name, variant, SITE_ID, API_KEY, stub.base_url)
-            driver = harness.driver_code()
-            (work / language.filename).write_text(code, encoding="utf-8")
-            (work / toolchain.driver_file).write_text(driver, encoding="utf-8")
-            parsed = parse_check(language, {language.filename: code, toolchain.driver_file: driver})
+            parsed = parse_check(language, harness.write_sources(stub))
             report.outcomes.append(parsed)
             try:
-                build = toolchain.prepare(work, generator.spec, language.filename)
+                build = harness.prepare()
             except Unavailable as exc:
                 for check in CHECKS[1:]:
                     report.add(check, SKIPPED, str(exc))
@@ -373,21 +381,16 @@ def burst(
     :class:`~generator.toolchains.Unavailable` when the toolchain is missing and
     :class:`CheckFailed` when the build or the run fails.
     """
-    toolchain = TOOLCHAINS[language.name]
     stub = Stub(generator.spec, {SITE_ID: Site(site_key)}, faults=faults or Faults(delay_s))
     with tempfile.TemporaryDirectory(prefix=f"nevision-burst-{language.name}-") as folder:
-        work = Path(folder)
-        harness = Harness(generator, language, variant, work)
+        harness = Harness(generator, language, variant, Path(folder))
         with _running(stub):
-            code = generator.render(language.name, variant, SITE_ID, API_KEY, stub.base_url)
-            bench = harness.driver_code(f"{language.name}/bench.{language.extension}.j2")
-            (work / language.filename).write_text(code, encoding="utf-8")
-            (work / toolchain.driver_file).write_text(bench, encoding="utf-8")
-            build = toolchain.prepare(work, generator.spec, language.filename)
+            harness.write_sources(stub, language.bench_template)
+            build = harness.prepare()
             harness.build(build.steps)
             started = time.monotonic()
             result = subprocess.run(
-                [*build.run, str(count)], cwd=work, capture_output=True, timeout=900
+                [*build.run, str(count)], cwd=harness.work, capture_output=True, timeout=900
             )
             seconds = time.monotonic() - started
             stdout = result.stdout.decode("utf-8", "replace")

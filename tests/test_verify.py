@@ -15,7 +15,18 @@ import pytest
 
 from generator.languages import LANGUAGES, Language
 from generator.render import Generator, make_env
-from generator.verify import CHECKS, FAILED, PARSE_PASSED, PASSED, SKIPPED, Report, table, verify
+from generator.syntax import parse_problems
+from generator.verify import (
+    CHECKS,
+    FAILED,
+    PARSE_PASSED,
+    PASSED,
+    SKIPPED,
+    Harness,
+    Report,
+    table,
+    verify,
+)
 from tests.support import PAIR_IDS, PAIRS, ROOT
 
 RUNNABLE_HERE = {"python", "php", "java", "kotlin"}
@@ -86,3 +97,13 @@ def test_table_lists_every_check_and_reason() -> None:
     assert "swift     snippet  parse-passed  skipped" in text
     assert "swift/snippet build: skipped: swiftc is not on PATH" in text
     assert LANGUAGES["swift"].name in text
+
+
+@pytest.mark.parametrize(("language", "variant"), PAIRS, ids=PAIR_IDS)
+def test_driver_and_bench_programs_parse(
+    generator: Generator, language: Language, variant: str, tmp_path: Path
+) -> None:
+    # Where no compiler exists (C#, Swift) this is the only check these programs get.
+    harness = Harness(generator, language, variant, tmp_path)
+    for template in (language.driver_template, language.bench_template):
+        assert parse_problems(language, harness.driver_code(template)) == [], template
