@@ -258,14 +258,19 @@ class Stub:
         outcome = f"accepted {accepted}" + (f", {error}" if error else "")
         for problem in received.problems:
             print(f"stub: problem: {problem}", file=self.echo)
-        for item in self.errors_of(received):
+        # The spec names the fields: show the exception type, message and route.
+        payload = self.spec.payload
+        shown = [payload.field_for(s) for s in ("exception_type", "message", "route")]
+        keys = [field.name for field in shown if field is not None]
+        errors = self.errors_of(received)
+        for item in errors:
             fields = " ".join(
                 f"{key}={json.dumps(item.get(key), ensure_ascii=False)[:80]}"
-                for key in ("type", "message", "url")
+                for key in keys
                 if key in item
             )
             print(f"stub: {received.path} {fields} ({outcome})", file=self.echo)
-        if not self.errors_of(received):
+        if not errors:
             print(f"stub: {received.method} {received.path} ({outcome})", file=self.echo)
         self.echo.flush()
 

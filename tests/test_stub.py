@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -13,6 +14,7 @@ import pytest
 
 from generator.render import Generator
 from generator.stub import Faults, Site, Stub
+from tests.support import generator_for, spec_variant
 
 GOOD_ERROR = {
     "type": "ValueError",
@@ -138,3 +140,16 @@ def test_faults_change_the_answer(generator: Generator) -> None:
             urllib.request.urlopen(request, timeout=5)
         assert caught.value.code == 500
         assert caught.value.read() == b"oops"
+
+
+def test_echo_names_the_fields_the_spec_names(tmp_path: Path) -> None:
+    renamed = (
+        "    - name: message\n      source: message",
+        "    - name: text\n      source: message",
+    )
+    generator = generator_for(spec_variant(tmp_path, renamed))
+    echo = io.StringIO()
+    with Stub(generator.spec, {"s1": Site("k1")}, echo=echo) as stub:
+        error = {k: v for k, v in GOOD_ERROR.items() if k != "message"} | {"text": "boom"}
+        assert post(stub, {"siteId": "s1", "errors": [error]}) == (200, {"accepted": 1})
+    assert 'type="ValueError" text="boom" url="/checkout" (accepted 1)' in echo.getvalue()
