@@ -67,6 +67,16 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
     metavar="BASE_URL",
     help="Base URL replacing the spec's, e.g. http://127.0.0.1:8787 (the path stays the spec's).",
 )
+@click.option(
+    "--package",
+    metavar="NAME",
+    help="Java and Kotlin: put the code in this package, e.g. com.example.errors.",
+)
+@click.option(
+    "--namespace",
+    metavar="NAME",
+    help="C# and PHP: put the code in this namespace, e.g. Acme.Errors / 'Acme\\Errors'.",
+)
 @click.option("--all", "every", is_flag=True, help="Every language and variant (needs --out).")
 @click.option(
     "--out",
@@ -82,6 +92,8 @@ def generate(
     site_id: str | None,
     api_key: str | None,
     endpoint: str | None,
+    package: str | None,
+    namespace: str | None,
     every: bool,
     out: Path | None,
 ) -> None:
@@ -91,11 +103,26 @@ def generate(
     if every and out is None:
         raise click.UsageError("--all writes files: give --out DIR")
     generator = _generator(ctx)
+    given = {
+        option: name
+        for option, name in (("--package", package), ("--namespace", namespace))
+        if name is not None
+    }
     if every:
-        files = generator.render_all(site_id, api_key, endpoint)
+        files = generator.render_all(site_id, api_key, endpoint, given)
     else:
         assert language is not None
-        code = generator.render(language, variant, site_id, api_key, endpoint)
+        lang = get_language(language)
+        for option in given:
+            if option != lang.package_option:
+                takes = (
+                    f"takes {lang.package_option}"
+                    if lang.package_option
+                    else "code has no package or namespace"
+                )
+                raise SnippetsError(f"{option}: {language} {takes}")
+        chosen = given.get(lang.package_option) if lang.package_option else None
+        code = generator.render(language, variant, site_id, api_key, endpoint, chosen)
         if out is None:
             click.echo(code, nl=False)
             return

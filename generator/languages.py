@@ -18,6 +18,66 @@ from generator.errors import SnippetsError
 from generator.literals import Code
 
 VARIANTS = ("snippet", "reporter")
+
+
+def _words(text: str) -> frozenset[str]:
+    """Reserved words: none may be a segment of a package or namespace name."""
+    return frozenset(text.split())
+
+
+_JAVA_RESERVED = _words(
+    "abstract assert boolean break byte case catch char class const continue default do "
+    "double else enum extends final finally float for goto if implements import instanceof "
+    "int interface long native new package private protected public return short static "
+    "strictfp super switch synchronized this throw throws transient try void volatile while "
+    "true false null _ var record yield sealed permits non-sealed"
+)
+_KOTLIN_RESERVED = _words(
+    "as break class continue do else false for fun if in interface is null object package "
+    "return super this throw true try typealias typeof val var when while"
+)
+_CSHARP_RESERVED = _words(
+    "abstract as base bool break byte case catch char checked class const continue decimal "
+    "default delegate do double else enum event explicit extern false finally fixed float for "
+    "foreach goto if implicit in int interface internal is lock long namespace new null "
+    "object operator out override params private protected public readonly ref return sbyte "
+    "sealed short sizeof stackalloc static string struct switch this throw true try typeof "
+    "uint ulong unchecked unsafe ushort using virtual void volatile while"
+)
+_PHP_RESERVED = _words(
+    "abstract and array as break callable case catch class clone const continue declare "
+    "default do echo else elseif empty enddeclare endfor endforeach endif endswitch endwhile "
+    "enum eval exit extends final finally fn for foreach function global goto if implements "
+    "include include_once instanceof insteadof interface isset list match namespace new or "
+    "print private protected public readonly require require_once return static switch throw "
+    "trait try unset use var while xor yield"
+)
+#: Longest package or namespace name accepted (far beyond any real one).
+_MAX_PACKAGE = 200
+
+
+def _segments_check(
+    separator: str, pattern: str, reserved: frozenset[str], casefold: bool = False
+) -> Callable[[str], str]:
+    segment = re.compile(pattern)
+
+    def check(name: str) -> str:
+        if len(name) > _MAX_PACKAGE:
+            return f"longer than {_MAX_PACKAGE} characters"
+        for part in name.split(separator):
+            if not segment.fullmatch(part):
+                return f"{part!r} is not a name (expected {pattern}, separated by {separator!r})"
+            if (part.lower() if casefold else part) in reserved:
+                return f"{part!r} is a reserved word"
+        return ""
+
+    return check
+
+
+_java_package = _segments_check(".", r"[A-Za-z_$][A-Za-z0-9_$]*", _JAVA_RESERVED)
+_kotlin_package = _segments_check(".", r"[A-Za-z_][A-Za-z0-9_]*", _KOTLIN_RESERVED)
+_csharp_namespace = _segments_check(".", r"[A-Za-z_][A-Za-z0-9_]*", _CSHARP_RESERVED)
+_php_namespace = _segments_check("\\", r"[A-Za-z_][A-Za-z0-9_]*", _PHP_RESERVED, casefold=True)
 #: Languages whose reporter variant is not written yet.
 _SNIPPET_ONLY = ("snippet",)
 
@@ -51,6 +111,22 @@ class Language:
     #: How a multi-word name is written: ``snake`` (``timestamp_ms``) or
     #: ``camel`` (``timestampMs``).
     naming: str = "camel"
+    #: How a caller puts the code in their own package: ``--package`` (Java, Kotlin)
+    #: or ``--namespace`` (C#, PHP); None where the language has no such thing.
+    package_option: str | None = None
+    #: Checks a package or namespace name: returns what is wrong, or "".
+    package_check: Callable[[str], str] | None = None
+
+    def package(self, name: str | None) -> Code | None:
+        """A validated package or namespace name, or None for the docs' default."""
+        if name is None:
+            return None
+        if self.package_option is None or self.package_check is None:
+            raise SnippetsError(f"{self.name} code has no package or namespace")
+        problem = self.package_check(name)
+        if problem:
+            raise SnippetsError(f"{self.package_option} {name!r}: {problem}")
+        return Code(name)
 
     def ident(self, name: str) -> Code:
         """A generator-chosen snake_case name, in this language's convention."""
@@ -107,6 +183,8 @@ LANGUAGES: dict[str, Language] = {
             formatter=None,
             grammar=("tree_sitter_php", "language_php"),
             naming="snake",
+            package_option="--namespace",
+            package_check=_php_namespace,
         ),
         Language(
             name="csharp",
@@ -117,6 +195,8 @@ LANGUAGES: dict[str, Language] = {
             literal=literals.csharp_literal,
             formatter=None,
             grammar=("tree_sitter_c_sharp", "language"),
+            package_option="--namespace",
+            package_check=_csharp_namespace,
         ),
         Language(
             name="java",
@@ -127,6 +207,8 @@ LANGUAGES: dict[str, Language] = {
             literal=literals.java_literal,
             formatter=None,
             grammar=("tree_sitter_java", "language"),
+            package_option="--package",
+            package_check=_java_package,
         ),
         Language(
             name="kotlin",
@@ -137,6 +219,8 @@ LANGUAGES: dict[str, Language] = {
             literal=literals.kotlin_literal,
             formatter=None,
             grammar=("tree_sitter_kotlin", "language"),
+            package_option="--package",
+            package_check=_kotlin_package,
         ),
         Language(
             name="swift",

@@ -153,11 +153,14 @@ class Generator:
     def from_path(cls, path: Path = DEFAULT_SPEC) -> Generator:
         return cls(load_spec(path, LANGUAGES))
 
-    def context(self, language: Language, variant: str, settings: Settings) -> dict[str, Any]:
+    def context(
+        self, language: Language, variant: str, settings: Settings, package: str | None = None
+    ) -> dict[str, Any]:
         spec = self.spec
         return {
             "language": language,
             "variant": variant,
+            "package": language.package(package),
             "endpoint": settings.base_url + spec.api.path,
             "base_url": settings.base_url,
             "site_id": settings.site_id,
@@ -167,6 +170,7 @@ class Generator:
             "payload": spec.payload,
             "fingerprint": spec.fingerprint,
             "response": spec.response,
+            "client": spec.client,
             "reporter": spec.reporter,
             "flush_timeout_s": spec.reporter.flush_timeout_ms / 1000,
             "runtime": spec.languages[language.name].runtime,
@@ -180,14 +184,16 @@ class Generator:
         site_id: str | None = None,
         api_key: str | None = None,
         endpoint: str | None = None,
+        package: str | None = None,
     ) -> str:
+        """One language and variant; ``package`` is its ``--package`` or ``--namespace``."""
         lang = get_language(language)
         if variant not in lang.variants:
             known = ", ".join(lang.variants)
             raise SnippetsError(f"{language} has no variant {variant!r}; choose one of: {known}")
         settings = make_settings(self.spec, site_id, api_key, endpoint)
         return self.render_template(
-            lang, lang.template(variant), self.context(lang, variant, settings)
+            lang, lang.template(variant), self.context(lang, variant, settings, package)
         )
 
     def render_template(self, language: Language, template: str, context: dict[str, Any]) -> str:
@@ -209,10 +215,23 @@ class Generator:
         site_id: str | None = None,
         api_key: str | None = None,
         endpoint: str | None = None,
+        packages: dict[str, str] | None = None,
     ) -> dict[str, str]:
-        """Every language and variant, keyed by its path inside an output folder."""
+        """Every language and variant, keyed by its path inside an output folder.
+
+        ``packages`` maps ``--package`` / ``--namespace`` to a name, given to each
+        language that takes that option.
+        """
+        chosen = packages or {}
         return {
-            lang.output_path(variant): self.render(lang.name, variant, site_id, api_key, endpoint)
+            lang.output_path(variant): self.render(
+                lang.name,
+                variant,
+                site_id,
+                api_key,
+                endpoint,
+                chosen.get(lang.package_option) if lang.package_option else None,
+            )
             for lang in LANGUAGES.values()
             for variant in lang.variants
         }
@@ -225,11 +244,14 @@ def render(
     api_key: str | None = None,
     endpoint: str | None = None,
     spec: Path = DEFAULT_SPEC,
+    package: str | None = None,
 ) -> str:
     """Render one personalised snippet: the API a dashboard calls.
 
     ``endpoint`` replaces the spec's base URL; the path still comes from the spec.
+    ``package`` puts Java and Kotlin code in that package, C# and PHP code in that
+    namespace.
     Raises :class:`~generator.errors.SnippetsError` with a one-line message on
     any bad input.
     """
-    return Generator.from_path(spec).render(language, variant, site_id, api_key, endpoint)
+    return Generator.from_path(spec).render(language, variant, site_id, api_key, endpoint, package)

@@ -118,11 +118,19 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Client:
+    """What every variant does, snippet and reporter alike."""
+
+    queue_size: int
+    max_retry_after_ms: int
+    max_batch_wait_ms: int
+
+
+@dataclass(frozen=True)
 class Reporter:
     """Settings of the production ``reporter`` variant."""
 
     env: ReporterEnv
-    queue_size: int
     flush_timeout_ms: int
     retry: Retry
     limit_reached_cooldown_ms: int
@@ -150,6 +158,7 @@ class Spec:
     payload: Payload
     fingerprint: Fingerprint
     response: Response
+    client: Client
     reporter: Reporter
     languages: dict[str, LanguageSpec]
 
@@ -392,12 +401,19 @@ def _reporter(m: _Mapping) -> Reporter:
 
     return Reporter(
         env=env,
-        queue_size=m["queue_size"].integer(1, 1_000_000),
         flush_timeout_ms=m["flush_timeout_ms"].integer(0, 120_000),
         retry=_record(m["retry"], retry),
         limit_reached_cooldown_ms=m["limit_reached_cooldown_ms"].integer(0, 86_400_000),
         max_message_length=m["max_message_length"].integer(16, 10_000_000),
         max_stack_length=m["max_stack_length"].integer(16, 10_000_000),
+    )
+
+
+def _client(m: _Mapping) -> Client:
+    return Client(
+        queue_size=m["queue_size"].integer(1, 1_000_000),
+        max_retry_after_ms=m["max_retry_after_ms"].integer(0, 86_400_000),
+        max_batch_wait_ms=m["max_batch_wait_ms"].integer(0, 3_600_000),
     )
 
 
@@ -431,6 +447,7 @@ def _spec(path: Path, known_languages: Collection[str], m: _Mapping) -> Spec:
         payload=payload,
         fingerprint=fingerprint,
         response=_record(m["response"], _response),
+        client=_record(m["client"], _client),
         reporter=_record(m["reporter"], _reporter),
         languages=languages,
     )

@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from generator.spec import Spec
 
@@ -41,6 +43,10 @@ class Faults:
     status: int | None = None
     #: Answer with these bytes instead of the JSON reply.
     body: bytes | None = None
+    #: Extra reply headers (``Location``, ``Retry-After``); a callable is asked at reply time.
+    headers: dict[str, str | Callable[[], str]] = field(default_factory=dict)
+    #: Misbehave for the first this many ingest requests only; None for every request.
+    first: int | None = None
 
 
 @dataclass
@@ -59,6 +65,9 @@ class Received:
     reply: dict[str, Any]
     #: The HTTP status sent.
     status: int = 0
+    #: ``time.monotonic()`` when the request arrived, and when its reply was sent.
+    arrived: float = 0.0
+    answered: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,11 @@ class Received:
             "reply": self.reply,
             "status": self.status,
         }
+
+    @property
+    def via_proxy(self) -> bool:
+        """Whether the request line named an absolute URL, as clients do to a proxy."""
+        return self.path.startswith(("http://", "https://"))
 
 
 def _check_error(spec: Spec, index: int, error: object) -> list[str]:
@@ -131,6 +145,7 @@ class Stub:
         self.log_path = log_path
         self.echo = echo
         self.received: list[Received] = []
+        self._ingest_count = 0
         self._changed = threading.Condition()
         self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -166,6 +181,14 @@ class Stub:
             self._server.serve_forever()
         finally:
             self._server.server_close()
+
+    def reset(self, sites: dict[str, Site], faults: Faults | None = None) -> None:
+        """Forget what was received, and answer for ``sites`` with ``faults`` from now on."""
+        with self._changed:
+            self.received.clear()
+            self._ingest_count = 0
+            self.sites = sites
+            self.faults = faults or Faults()
 
     def errors(self) -> list[dict[str, Any]]:
         """Every error object received so far, in arrival order."""
@@ -288,37 +311,51 @@ class Stub:
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length > 0 else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 spec = stub.spec
-                path = self.path.split("?")[0]
+                # A client that goes through a proxy names the whole URL: the stub
+                # answers as the proxy and the endpoint at once, and records it.
+                path = urlsplit(self.path).path if "://" in self.path else self.path
+                path = path.split("?")[0]
                 if path != spec.api.path or self.command != spec.api.method:
                     reply: dict[str, Any] = {"error": "not the ingest endpoint"}
                     received = Received(self.command, self.path, headers, "", None, [], reply, 404)
                     received.problems.append(
                         f"{self.command} {self.path} is not the ingest endpoint"
                     )
+                    received.arrived = received.answered = arrived
                     stub._record(received)
                     self._send(404, json.dumps(reply).encode())
                     return
                 reply, received = stub.answer(headers, raw)
-                faults = stub.faults
+                with stub._changed:
+                    stub._ingest_count += 1
+                    faults = stub.faults
+                    if faults.first is not None and stub._ingest_count > faults.first:
+                        faults = Faults()
                 status = faults.status or spec.response.status
                 body = faults.body if faults.body is not None else json.dumps(reply).encode()
                 received.method, received.path, received.status = self.command, self.path, status
+                received.arrived = arrived
                 if faults.status or faults.body is not None:
                     received.reply = {}  # the client never sees the contract's reply
+                received.answered = time.monotonic() + faults.delay_s
                 stub._record(received)
                 if faults.delay_s:
                     time.sleep(faults.delay_s)
-                self._send(status, body)
+                extra = {k: v() if callable(v) else v for k, v in faults.headers.items()}
+                self._send(status, body, extra)
 
-            def _send(self, status: int, body: bytes) -> None:
+            def _send(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
+                    for name, value in (extra or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(body)
                 except OSError:

@@ -40,12 +40,34 @@ class Build:
     run: list[str]
 
 
+def _proxy_variables(host: str, port: int) -> dict[str, str]:
+    """The variables Python's urllib and libcurl read (libcurl only the lower-case one)."""
+    url = f"http://{host}:{port}"
+    return {"http_proxy": url, "HTTP_PROXY": url, "https_proxy": url, "HTTPS_PROXY": url}
+
+
+def _jvm_proxy_properties(host: str, port: int) -> dict[str, str]:
+    """The JVM's own proxy settings, read by the default ProxySelector.
+
+    Its default ``nonProxyHosts`` skips the proxy for 127.*, where the stub runs.
+    """
+    properties = (
+        f"-Dhttp.proxyHost={host} -Dhttp.proxyPort={port} -Dhttp.nonProxyHosts=none.invalid"
+    )
+    return {"JAVA_TOOL_OPTIONS": properties}
+
+
 @dataclass(frozen=True)
 class Toolchain:
     #: File name the driver program is written to.
     driver_file: str
     #: Returns the build, or raises :class:`Unavailable` saying what is missing.
     recipe: Callable[[Path, Spec, str], Build]
+    #: Whether the language's programs can fork (the fork case).
+    forks: bool = False
+    #: The environment that makes the language's standard HTTP client use a proxy
+    #: at ``(host, port)``; None where no such setting applies to the run.
+    proxy_env: Callable[[str, int], dict[str, str]] | None = None
 
     def prepare(self, work: Path, spec: Spec, generated: str) -> Build:
         return self.recipe(work, spec, generated)
@@ -182,10 +204,11 @@ def _swift(work: Path, spec: Spec, generated: str) -> Build:
 
 
 TOOLCHAINS: dict[str, Toolchain] = {
-    "python": Toolchain("driver.py", _python),
-    "php": Toolchain("driver.php", _php),
-    "java": Toolchain("Driver.java", _java),
-    "kotlin": Toolchain("Driver.kt", _kotlin),
+    "python": Toolchain("driver.py", _python, forks=True, proxy_env=_proxy_variables),
+    "php": Toolchain("driver.php", _php, forks=True, proxy_env=_proxy_variables),
+    "java": Toolchain("Driver.java", _java, proxy_env=_jvm_proxy_properties),
+    "kotlin": Toolchain("Driver.kt", _kotlin, proxy_env=_jvm_proxy_properties),
+    # .NET reads HTTP_PROXY but never proxies a loopback address such as the stub's.
     "csharp": Toolchain("Program.cs", _csharp),
     "swift": Toolchain("main.swift", _swift),
 }

@@ -7,14 +7,25 @@ run the fault cases. The driver raises a real exception a few calls deep with
 a hostile message, calls the public function, prints one line of JSON
 (``call_ms``, ``main_end_ms`` and the fields it expects, as hex of UTF-8) and
 returns from main at once, as real programs do.
+
+Given a case name as its one argument, the driver instead walks one of the
+paths real applications take (null or odd arguments, accessors that throw, a
+poisoned batch, explicit exit, a crash, fork, a storm of reports) and prints
+one line of JSON before it returns, exits or rethrows: ``call_ms`` (its longest
+report call), ``main_end_ms`` and ``reports``. Each case then asserts a promise
+from what the stub (or a second server, a proxy) received, the exit code and
+the time the process took to end, so any correct implementation passes.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import os
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -40,7 +51,37 @@ EXIT_MARGIN_S = 1.5
 SLOW_EXTRA_S = 3.0
 
 PASSED, FAILED, SKIPPED, PARSE_PASSED = "passed", "failed", "skipped", "parse-passed"
-CHECKS = ("parse", "build", "round trip", "down", "slow", "http 500", "not json", "invalid site")
+#: A check that does not apply to the language (fork where it has none).
+NOT_APPLICABLE = "n/a"
+FAULT_CHECKS = ("down", "slow", "http 500", "not json", "invalid site")
+#: The paths real applications take, each run by the driver with the case's name.
+CASE_CHECKS = (
+    "null route",
+    "bad message",
+    "poisoned",
+    "exit",
+    "crash",
+    "fork",
+    "storm",
+    "redirect 302",
+    "redirect 307",
+    "429",
+    "429 date",
+    "proxy",
+)
+CHECKS = ("parse", "build", "round trip", *FAULT_CHECKS, *CASE_CHECKS)
+
+#: Reports in the storm case, and how long the stub holds its first request meanwhile.
+STORM_REPORTS = 2000
+STORM_HOLD_S = 1.0
+#: Threads the storm may add to what the process had before its first report.
+STORM_THREADS = 4
+#: Retry-After in the 429 cases (seconds), and the slack allowed on the pause.
+RETRY_AFTER_S = 1
+RETRY_AFTER_DATE_S = 2
+PAUSE_SLACK_S = 0.1
+#: Environment variables that would change where a driver sends: cleared for every run.
+_SCRUBBED_ENV = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "java_tool_options")
 
 
 @dataclass
@@ -76,6 +117,35 @@ class Run:
     started_ms: float
     ended_ms: float
     driver: dict[str, Any] | None
+    #: Largest resident set and thread count seen in /proc while it ran (0 if unknown).
+    peak_rss_kb: int = 0
+    peak_threads: int = 0
+
+
+def _proc_status(pid: int) -> tuple[int, int]:
+    """``(VmRSS in kB, Threads)`` of a live process, or zeros where /proc cannot tell."""
+    rss = threads = 0
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Threads:"):
+                    threads = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, threads
+
+
+def _run_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment without proxy or reporter settings, plus ``extra``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in _SCRUBBED_ENV and not key.startswith("NEVISION_")
+    }
+    env.update(extra or {})
+    return env
 
 
 def _unhex(value: str) -> str:
@@ -133,30 +203,57 @@ class Harness:
         name = template or self.language.driver_template
         return self.generator.render_template(self.language, name, context)
 
-    def run(self, command: list[str]) -> Run:
+    def run(
+        self, command: list[str], args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    ) -> Run:
+        """Run the driver to its end, sampling its memory and threads; parse its JSON line."""
         limit = self.timeout_s + SLOW_EXTRA_S + 30
         started = time.time() * 1000
-        try:
-            result = subprocess.run(
-                command, cwd=self.work, capture_output=True, timeout=limit, stdin=subprocess.DEVNULL
+        peak_rss = peak_threads = 0
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            process = subprocess.Popen(
+                [*command, *args],
+                cwd=self.work,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=_run_env(env),
             )
-        except subprocess.TimeoutExpired:
-            raise CheckFailed(f"the driver was still running after {limit:.0f} s") from None
-        ended = time.time() * 1000
-        stdout = result.stdout.decode("utf-8", "replace")
-        stderr = result.stderr.decode("utf-8", "replace")
+            deadline = time.monotonic() + limit
+            while process.poll() is None:
+                rss, threads = _proc_status(process.pid)
+                peak_rss, peak_threads = max(peak_rss, rss), max(peak_threads, threads)
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    raise CheckFailed(f"the driver was still running after {limit:.0f} s")
+                time.sleep(0.01)
+            ended = time.time() * 1000
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
+            stderr = err.read().decode("utf-8", "replace")
         driver = None
         for line in stdout.splitlines():
             if line.startswith("{"):
                 with suppress(ValueError):
                     driver = json.loads(line)
-        return Run(result.returncode, stdout, stderr, started, ended, driver)
+        return Run(
+            process.returncode, stdout, stderr, started, ended, driver, peak_rss, peak_threads
+        )
 
-    def check_run(self, run: Run) -> str:
-        """What every case asks: no exception, a quick call, a prompt exit; the figures."""
-        if run.returncode != 0 or run.driver is None:
+    def check_run(self, run: Run, returncode: int | None = 0) -> str:
+        """What every case asks: no exception, a quick call, a prompt exit; the figures.
+
+        ``returncode`` is the exit code the driver must end with; None for any but 0.
+        """
+        ok = run.returncode != 0 if returncode is None else run.returncode == returncode
+        if not ok or run.driver is None:
             tail = (run.stderr or run.stdout).strip().splitlines()[-3:]
-            raise CheckFailed(f"driver exited {run.returncode}: {' | '.join(tail)}")
+            want = "non-zero" if returncode is None else str(returncode)
+            raise CheckFailed(
+                f"driver exited {run.returncode} (expected {want}): {' | '.join(tail)}"
+            )
         call_s = run.driver["call_ms"] / 1000
         budget = CALL_BUDGET_S.get(self.language.name, 1.0)
         if call_s > budget:
@@ -169,10 +266,11 @@ class Harness:
             )
         return f"call {call_s * 1000:.1f} ms, exit {exit_s:.2f} s"
 
-    def check_log(self, run: Run, lines: int) -> None:
+    def check_log(self, run: Run, lines: int, at_most: bool = False) -> None:
         logged = [line for line in run.stderr.splitlines() if "nevision: " in line]
-        if len(logged) != lines:
-            raise CheckFailed(f"expected {lines} 'nevision: ' log line(s), got: {logged}")
+        if len(logged) > lines if at_most else len(logged) != lines:
+            most = "at most " if at_most else ""
+            raise CheckFailed(f"expected {most}{lines} 'nevision: ' log line(s), got: {logged}")
 
     def build(self, steps: list[list[str]]) -> str:
         started = time.monotonic()
@@ -248,6 +346,244 @@ class Harness:
         return figures
 
 
+def _http_date(seconds_from_now: float) -> Callable[[], str]:
+    """A Retry-After value as an HTTP date, computed when the reply is sent."""
+    return lambda: email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+class Cases:
+    """The paths real applications take: each runs the driver with a case name.
+
+    Every case resets the stub, runs the driver, and asserts a promise from what
+    arrived where, the exit code and the time the process took to end.
+    """
+
+    def __init__(self, harness: Harness, stub: Stub, build: Build) -> None:
+        self.harness = harness
+        self.stub = stub
+        self.build = build
+        spec = harness.spec
+        self.spec = spec
+        message = spec.payload.field_for("message")
+        self.message_field = message.name if message is not None else None
+
+    def sites(self) -> dict[str, Site]:
+        return {SITE_ID: Site(API_KEY)}
+
+    def run(
+        self,
+        case: str,
+        faults: Faults | None = None,
+        returncode: int | None = 0,
+        env: dict[str, str] | None = None,
+        stub: Stub | None = None,
+        sites: dict[str, Site] | None = None,
+    ) -> tuple[Run, str]:
+        """Run the driver with ``case`` after resetting the stub to ``sites`` and ``faults``."""
+        (stub or self.stub).reset(self.sites() if sites is None else sites, faults)
+        run = self.harness.run(self.build.run, (case,), env)
+        figures = self.harness.check_run(run, returncode)
+        return run, figures
+
+    def messages(self, stub: Stub | None = None) -> Counter[str]:
+        """How many times each message arrived (requests with problems fail the case)."""
+        stub = stub or self.stub
+        problems = [p for r in stub.received for p in r.problems]
+        if problems:
+            raise CheckFailed("; ".join(problems[:3]))
+        field_name = self.message_field
+        if field_name is None:
+            raise CheckFailed("the spec sends no message field")
+        status, refused = self.spec.response.status, self.spec.response.error_field
+        return Counter(
+            str(error.get(field_name))
+            for request in list(stub.received)
+            if request.status == status and refused not in request.reply
+            for error in stub.errors_of(request)
+        )
+
+    def wait_messages(self, wanted: list[str], stub: Stub | None = None) -> Counter[str]:
+        """Wait briefly for ``wanted`` to arrive; fail naming what is missing or doubled."""
+        stub = stub or self.stub
+        deadline = time.monotonic() + 2
+        while True:
+            got = self.messages(stub)
+            if all(got[m] >= 1 for m in wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        missing = [m for m in wanted if got[m] == 0]
+        doubled = [m for m in wanted if got[m] > 1]
+        if missing or doubled:
+            raise CheckFailed(f"missing {missing}, sent more than once {doubled}; got {dict(got)}")
+        return got
+
+    def reports(self, run: Run, case: str) -> list[str]:
+        assert run.driver is not None
+        count = run.driver.get("reports")
+        if not isinstance(count, int) or count < 1:
+            raise CheckFailed(f"the driver made {count!r} reports")
+        return [f"{case}-{i}" for i in range(count)]
+
+    # -- odd arguments -------------------------------------------------------
+
+    def null_route(self) -> str:
+        run, figures = self.run("null-route")
+        self.wait_messages(self.reports(run, "null-route"))
+        self.harness.check_log(run, lines=0)
+        return figures
+
+    def bad_message(self) -> str:
+        _run, figures = self.run("bad-message")
+        self.stub.wait_for(1, timeout=2)
+        errors = self.stub.errors()
+        self.messages()  # no request may have problems
+        if len(errors) != 1:
+            raise CheckFailed(f"{len(errors)} errors arrived, expected 1")
+        return figures
+
+    def poisoned(self) -> str:
+        run, figures = self.run("poisoned")
+        self.wait_messages([f"poisoned-{i}" for i in range(5)])
+        self.harness.check_log(run, lines=1, at_most=True)
+        return figures
+
+    # -- exits -----------------------------------------------------------------
+
+    def explicit_exit(self) -> str:
+        _run, figures = self.run("exit", returncode=3)
+        self.wait_messages(["exit-0"])
+        return figures + ", exit code 3 kept"
+
+    def crash(self) -> str:
+        run, figures = self.run("crash", returncode=None)
+        self.wait_messages(["crash-0"])
+        if "crash-0" not in run.stderr:
+            raise CheckFailed("the uncaught exception is not on stderr")
+        return figures + f", exit code {run.returncode} kept"
+
+    def fork(self) -> str:
+        # The parent's first request is still being answered when it forks.
+        _run, figures = self.run("fork", Faults(delay_s=0.5, first=1))
+        self.wait_messages(["fork-parent", "fork-child"])
+        return figures
+
+    # -- bounded -----------------------------------------------------------------
+
+    def storm(self) -> str:
+        run, figures = self.run("storm", Faults(delay_s=STORM_HOLD_S, first=1))
+        assert run.driver is not None
+        got = self.messages()
+        delivered = sum(got[f"storm-{i}"] for i in range(STORM_REPORTS))
+        doubled = [m for m, n in got.items() if n > 1]
+        bound = self.spec.client.queue_size + 2 * self.spec.payload.max_errors
+        if doubled:
+            raise CheckFailed(f"sent more than once: {doubled[:5]}")
+        if not 1 <= delivered <= bound:
+            raise CheckFailed(
+                f"{delivered} of {STORM_REPORTS} reports delivered: the queue is not bounded "
+                f"by {self.spec.client.queue_size} (at most {bound} may arrive)"
+            )
+        before, most = run.driver.get("threads_before"), run.driver.get("threads_max")
+        if not isinstance(before, int) or not isinstance(most, int):
+            raise CheckFailed(f"the driver counted threads {before!r} and {most!r}")
+        if most - before > STORM_THREADS:
+            raise CheckFailed(f"threads grew from {before} to {most} during the storm")
+        return (
+            f"{figures}, {delivered} delivered, threads {before}->{most}, "
+            f"peak RSS {run.peak_rss_kb // 1024} MiB, {run.peak_threads} OS threads"
+        )
+
+    # -- the network's rules -----------------------------------------------------
+
+    def redirect(self, status: int) -> str:
+        elsewhere = Stub(self.spec, self.sites())
+        with running(elsewhere):
+            location = elsewhere.base_url + self.spec.api.path
+            run, figures = self.run("one", Faults(status=status, headers={"Location": location}))
+            self.stub.wait_for(1, timeout=2)
+            time.sleep(0.2)
+            followed = list(elsewhere.received)
+        if followed:
+            keys = [r.headers.get(self.spec.api.api_key_header.lower()) for r in followed]
+            raise CheckFailed(f"the redirect was followed ({len(followed)} requests, keys {keys})")
+        if not self.stub.received:
+            raise CheckFailed("nothing reached the endpoint")
+        self.harness.check_log(run, lines=1)
+        return figures
+
+    def too_many_requests(self, retry_after: str | Callable[[], str], pause_s: float) -> str:
+        faults = Faults(
+            status=429, body=b'{"accepted": 0}', headers={"Retry-After": retry_after}, first=1
+        )
+        run, figures = self.run("two-apart", faults)
+        wanted = ["two-apart-0", "two-apart-1"] if self.harness.variant == "reporter" else []
+        wanted.append("two-apart-1")
+        self.stub.wait_for(2, timeout=2)
+        requests = list(self.stub.received)
+        if not requests or requests[0].status != 429:
+            raise CheckFailed("the first request was not the one answered 429")
+        paused_until = requests[0].answered + pause_s - PAUSE_SLACK_S
+        early = [r.arrived - requests[0].answered for r in requests[1:] if r.arrived < paused_until]
+        if early:
+            raise CheckFailed(
+                f"a request came {early[0]:.2f} s after the 429, within its Retry-After"
+            )
+        self.wait_messages(sorted(set(wanted)))
+        self.harness.check_log(run, lines=1, at_most=True)
+        gap = requests[1].arrived - requests[0].answered if len(requests) > 1 else 0.0
+        return f"{figures}, next request {gap:.2f} s after the 429"
+
+    def proxy(self) -> str:
+        proxy_env = self.harness.toolchain.proxy_env
+        if proxy_env is None:
+            raise NotApplicable("no standard proxy setting to give")
+        proxy = Stub(self.spec, self.sites())
+        with running(proxy):
+            proxy.reset(self.sites())
+            _run, figures = self.run("one", env=proxy_env("127.0.0.1", proxy.port))
+            proxy.wait_for(1, timeout=2)
+            self.wait_messages(["one-0"], stub=proxy)
+            direct = list(self.stub.received)
+            through = [r.via_proxy for r in proxy.received]
+        if direct or not all(through):
+            raise CheckFailed("the report did not go through the proxy")
+        return figures
+
+
+class NotApplicable(Exception):
+    """The case does not apply to this language."""
+
+
+def run_cases(report: Report, cases: Cases) -> None:
+    """Every case of CASE_CHECKS, in order, into ``report``."""
+    toolchain = cases.harness.toolchain
+    actions: dict[str, Callable[[], str]] = {
+        "null route": cases.null_route,
+        "bad message": cases.bad_message,
+        "poisoned": cases.poisoned,
+        "exit": cases.explicit_exit,
+        "crash": cases.crash,
+        "fork": cases.fork,
+        "storm": cases.storm,
+        "redirect 302": lambda: cases.redirect(302),
+        "redirect 307": lambda: cases.redirect(307),
+        "429": lambda: cases.too_many_requests(str(RETRY_AFTER_S), RETRY_AFTER_S),
+        # An HTTP date has whole seconds: the pause is more than one second less.
+        "429 date": lambda: cases.too_many_requests(
+            _http_date(RETRY_AFTER_DATE_S), RETRY_AFTER_DATE_S - 1
+        ),
+        "proxy": cases.proxy,
+    }
+    for check in CASE_CHECKS:
+        if check == "fork" and not toolchain.forks:
+            report.add(check, NOT_APPLICABLE, f"{cases.harness.language.title} has no fork")
+            continue
+        try:
+            _attempt(report, check, actions[check])
+        except NotApplicable as exc:
+            report.add(check, NOT_APPLICABLE, str(exc))
+
+
 def _attempt(report: Report, check: str, action: Callable[[], str]) -> bool:
     try:
         detail = action()
@@ -264,7 +600,7 @@ def verify_one(generator: Generator, language: Language, variant: str) -> Report
     stub = Stub(generator.spec, {SITE_ID: Site(API_KEY)})
     with tempfile.TemporaryDirectory(prefix=f"nevision-verify-{language.name}-") as folder:
         harness = Harness(generator, language, variant, Path(folder))
-        with _running(stub):
+        with running(stub):
             parsed = parse_check(language, harness.write_sources(stub))
             report.outcomes.append(parsed)
             try:
@@ -290,6 +626,7 @@ def verify_one(generator: Generator, language: Language, variant: str) -> Report
                 stub.faults = faults
                 stub.sites = {SITE_ID: Site(API_KEY)} if sites is None else sites
                 _attempt(report, check, lambda: harness.check_fault(build.run))
+            run_cases(report, Cases(harness, stub, build))
         # The stub has stopped: its port now refuses connections.
         _attempt(report, "down", lambda: harness.check_fault(build.run))
     report.outcomes.sort(key=lambda o: CHECKS.index(o.check))
@@ -297,7 +634,7 @@ def verify_one(generator: Generator, language: Language, variant: str) -> Report
 
 
 @contextmanager
-def _running(stub: Stub) -> Iterator[Stub]:
+def running(stub: Stub) -> Iterator[Stub]:
     stub.start()
     try:
         yield stub
@@ -384,7 +721,7 @@ def burst(
     stub = Stub(generator.spec, {SITE_ID: Site(site_key)}, faults=faults or Faults(delay_s))
     with tempfile.TemporaryDirectory(prefix=f"nevision-burst-{language.name}-") as folder:
         harness = Harness(generator, language, variant, Path(folder))
-        with _running(stub):
+        with running(stub):
             harness.write_sources(stub, language.bench_template)
             build = harness.prepare()
             harness.build(build.steps)

@@ -238,13 +238,13 @@ def test_the_reporter_never_reports_itself(
         small_generator,
         stub,
         """
-        original = nevision._error
+        original = nevision._payload_error
 
-        def noisy(exc, route, timestamp_ms):
+        def noisy(item):
             nevision.report_error(RuntimeError("from the worker"), "/inner")
-            return original(exc, route, timestamp_ms)
+            return original(item)
 
-        nevision._error = noisy
+        nevision._payload_error = noisy
         nevision.report_error(boom("outer"), "/outer")
         nevision.flush(5)
         time.sleep(0.2)

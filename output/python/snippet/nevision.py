@@ -13,45 +13,67 @@ Usage::
         report_error(exc, "/checkout")  # returns at once and never raises
         raise
 
-One background thread sends the reports, up to 20 per request, each
-request bounded by a 5.0 s timeout. Reports still queued when the program exits
-are delivered first: exit waits for them about 5.0 s at most. A report the
-endpoint does not accept is written once to stderr.
+The call only copies what the report needs; one background thread sends, up to
+20 per request, each request bounded by a 5.0 s timeout, through the proxy of
+HTTP(S)_PROXY if set, never following a redirect. At most 1000 reports wait;
+more are dropped. An HTTP 429 pauses sending for its Retry-After. Reports still queued
+at exit are delivered first: exit waits about 5.0 s at most. A forked child sends
+only its own reports. Each kind of failure is logged once to the "nevision" logger.
 """
 
 import atexit
+import email.utils
 import json
-import sys
+import logging
+import os
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
+from typing import Optional
 
 ENDPOINT = "https://api.nevision.app/public/errors/ingest"
 SITE_ID = "YOUR_SITE_ID"
 API_KEY = "YOUR_API_KEY"
 TIMEOUT_SECONDS = 5.0
 MAX_BATCH = 20
+QUEUE_SIZE = 1000
+MAX_PAUSE_SECONDS = 60.0  # longest Retry-After honoured
+PAUSE_SECONDS = 0.5  # after a 429 that names none
 
-_THREAD_NAME = "nevision-report"
-_lock = threading.Lock()
-_pending = []  # errors waiting for the sender thread
-_sending = False  # whether the sender thread is running
+_logger = logging.getLogger("nevision")
 
 
-def report_error(exc: BaseException, route: str) -> None:
+def _reset() -> None:
+    global _lock, _pending, _sender, _paused_until, _logged
+    _lock = threading.Lock()
+    _pending = []  # errors waiting for the sender thread
+    _sender = None  # the sender thread while it runs
+    _paused_until = 0.0  # time.monotonic() before which nothing is sent (HTTP 429)
+    _logged = set()  # kinds of failure already logged
+
+
+_reset()
+# A forked child starts empty: the parent's reports and thread are the parent's.
+os.register_at_fork(after_in_child=_reset)
+
+
+def report_error(exc: BaseException, route: Optional[str] = None) -> None:
     """Queue ``exc`` for nevision and send it in the background.
 
     Never raises and never waits for the network, so it is safe in an
-    ``except`` block right before ``raise``.
+    ``except`` block right before ``raise``. ``route`` may be None or any object.
     """
     try:
-        frames = traceback.extract_tb(exc.__traceback__)
+        tb = getattr(exc, "__traceback__", None)
+        frames = traceback.extract_tb(tb)
         last = frames[-1] if frames else None
         exception_type = type(exc).__name__
-        message = _text(exc)
-        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        fingerprint = exception_type + ":" + route
+        message = _text(exc, "<unprintable " + exception_type + ">")
+        stack = "".join(traceback.format_exception(type(exc), exc, tb))
+        route = None if route is None else _text(route, None)
+        fingerprint = (exception_type or "") + ":" + (route or "")
         timestamp_ms = int(time.time() * 1000)
         filename = last.filename if last else None
         lineno = last.lineno if last else None
@@ -68,37 +90,53 @@ def report_error(exc: BaseException, route: str) -> None:
         error = {key: value for key, value in error.items() if value is not None}
         _enqueue(error)
     except Exception as failure:  # never replace the caller's exception
-        _log(f"report dropped: {failure!r}")
+        _log_once("report", f"report dropped: {failure!r}")
 
 
 def _enqueue(error: dict) -> None:
-    global _sending
+    global _sender
     with _lock:
-        _pending.append(error)
-        if _sending:
+        if len(_pending) >= QUEUE_SIZE:
+            _log_once("full", f"{QUEUE_SIZE} reports waiting: newer ones are dropped")
             return
-        _sending = True
-    try:
-        threading.Thread(target=_send_pending, name=_THREAD_NAME, daemon=True).start()
-    except Exception:
-        with _lock:
-            _sending = False
-        raise
+        _pending.append(error)
+        if _sender is None:
+            sender = threading.Thread(
+                target=_send_pending, name="nevision-report", daemon=True
+            )
+            try:
+                sender.start()
+            except Exception:
+                _pending.pop()
+                raise
+            _sender = sender
 
 
 def _send_pending() -> None:
-    global _sending
+    global _sender
     while True:
         with _lock:
             batch = _pending[:MAX_BATCH]
             del _pending[:MAX_BATCH]
             if not batch:
-                _sending = False
+                _sender = None
                 return
         _send(batch)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the endpoint never redirects: the key goes nowhere else
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def _send(batch: list) -> None:
+    global _paused_until
+    pause = _paused_until - time.monotonic()
+    if pause > 0:
+        time.sleep(pause)
     body = json.dumps({"siteId": SITE_ID, "errors": batch})
     request = urllib.request.Request(
         ENDPOINT,
@@ -107,32 +145,50 @@ def _send(batch: list) -> None:
         headers={"Content-Type": "application/json", "x-nevision-api-key": API_KEY},
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             reply = json.loads(response.read())
         if reply.get("accepted", 0) < len(batch):
-            _log(f"{len(batch)} error(s) not accepted: {reply}")
+            _log_once("accepted", f"{len(batch)} error(s) not all accepted: {reply}")
+    except urllib.error.HTTPError as failure:
+        if failure.code == 429:
+            _paused_until = time.monotonic() + _retry_after(
+                failure.headers.get("Retry-After")
+            )
+        _log_once(
+            failure.code, f"{len(batch)} error(s) not accepted: HTTP {failure.code}"
+        )
     except Exception as failure:
-        _log(f"{len(batch)} error(s) not sent: {failure!r}")
+        _log_once(type(failure), f"{len(batch)} error(s) not sent: {failure!r}")
 
 
-def _text(exc: BaseException) -> str:
+def _retry_after(value: Optional[str]) -> float:
+    """Seconds to wait after a 429: its Retry-After (seconds or HTTP date), capped."""
     try:
-        return str(exc)
+        if value and value.strip().isascii() and value.strip().isdigit():
+            seconds = float(value.strip())
+        else:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
     except Exception:
-        return repr(exc)
+        seconds = PAUSE_SECONDS
+    return min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
 
 
-def _log(line: str) -> None:
+def _text(value: object, fallback: Optional[str]) -> Optional[str]:
     try:
-        print(f"nevision: {line}", file=sys.stderr)
+        return str(value)
     except Exception:
-        pass
+        return fallback
+
+
+def _log_once(kind: object, line: str) -> None:
+    if kind not in _logged:
+        _logged.add(kind)
+        _logger.warning("nevision: %s", line)
 
 
 @atexit.register
 def _deliver_before_exit() -> None:
     # The request's own timeout ends the wait; the half second lets its failure be logged.
-    deadline = time.monotonic() + TIMEOUT_SECONDS + 0.5
-    for thread in threading.enumerate():
-        if thread.name == _THREAD_NAME:
-            thread.join(max(0.0, deadline - time.monotonic()))
+    sender = _sender
+    if sender is not None:
+        sender.join(TIMEOUT_SECONDS + 0.5)

@@ -17,35 +17,73 @@ Settings come from the environment variables NEVISION_SITE_ID, NEVISION_API_KEY
 and NEVISION_ENDPOINT (a base URL such as https://api.example.com), and fall back
 to the values written below.
 
-``report_error`` only puts the exception on a queue of 1000; when the queue is
-full the newest report is dropped and counted (``dropped()``). One background thread,
-started on first use and again in a forked child, formats the reports and sends them,
-up to 20 per request over one reused connection, each request bounded by
-5.0 s. HTTP 429, 5xx and network errors are tried 3 times with exponential
-backoff, then dropped; a reply with limitReached pauses sending for a while; "Invalid
-site" and "Errors disabled" stop sending for the life of the process. A normal exit
-waits at most 2.0 s for the queue to be sent. Each kind of failure is written to
-stderr once; the reporter never reports its own failures.
+``report_error`` copies what the report needs (no frame or local variable stays
+alive) onto a queue of 1000; when the queue is full the newest report is dropped
+and counted (``dropped()``). One background thread, started on first use and again in
+a forked child (which never sends its parent's reports), sends them, up to 20 per
+request over one reused connection, through the proxy of HTTP(S)_PROXY / NO_PROXY if
+set, each request bounded by 5.0 s. A redirect is never followed. HTTP 429, 5xx and
+network errors are tried 3 times with exponential backoff (a 429's Retry-After,
+up to 60.0 s, pauses all sending), then dropped; a reply with limitReached pauses
+sending for a while; "Invalid site" and "Errors disabled" stop sending for the life of
+the process. A normal exit or ``sys.exit`` waits at most 2.0 s for the queue to be
+sent. Each kind of failure is logged once to the "nevision" logger; the reporter never
+reports its own failures.
 """
 
 import atexit
+import base64
+import email.utils
 import http.client
 import json
+import logging
 import os
 import queue
 import random
-import sys
 import threading
 import time
 import traceback
 import urllib.parse
+import urllib.request
+from typing import Optional
 
-SITE_ID = (
-    os.environ.get("NEVISION_SITE_ID")
-    or "q\"b\\n\n\tz\x00\x1b\x7f \xe9\U0001f600\u2028\u2029 $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- "
+
+def _setting(name: str, default: str, valid) -> str:
+    """An environment value, if it passes the same checks as generation; else ``default``."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if valid(value):
+        return value
+    _logger.warning("nevision: %s is not usable; using the generated value", name)
+    return default
+
+
+def _printable(value: str) -> bool:
+    return value.isascii() and value.isprintable() and value == value.strip()
+
+
+def _url(value: str) -> bool:
+    parts = urllib.parse.urlsplit(value)
+    return (
+        _printable(value)
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and "?" not in value
+        and "#" not in value
+    )
+
+
+_logger = logging.getLogger("nevision")
+SITE_ID = _setting(
+    "NEVISION_SITE_ID",
+    "q\"b\\n\n\tz\x00\x1b\x7f \xe9\U0001f600\u2028\u2029 $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- ",
+    str.isprintable,
 )
-API_KEY = os.environ.get("NEVISION_API_KEY") or "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>"
-BASE_URL = os.environ.get("NEVISION_ENDPOINT") or "http://127.0.0.1:8787"
+API_KEY = _setting("NEVISION_API_KEY", "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>", _printable)
+BASE_URL = _setting("NEVISION_ENDPOINT", "http://127.0.0.1:8787", _url)
 ENDPOINT = BASE_URL.rstrip("/") + "/public/errors/ingest"
 
 TIMEOUT_SECONDS = 5.0
@@ -55,6 +93,7 @@ FLUSH_TIMEOUT_SECONDS = 2.0
 RETRY_ATTEMPTS = 3
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 60.0
 LIMIT_REACHED_PAUSE_SECONDS = 60.0
 MAX_MESSAGE_LENGTH = 4096
 MAX_STACK_LENGTH = 32768
@@ -64,34 +103,45 @@ class _State:
     """Everything a forked child must not share with its parent."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.lock = threading.Lock()
         self.queue = queue.Queue(QUEUE_SIZE)
         self.worker = None
         self.dropped = 0
+        self.logged = set()  # kinds of failure already logged
+        self.stopped = (
+            False  # "Invalid site" or "Errors disabled": nothing more is sent
+        )
+        self.paused_until = 0.0  # monotonic time before which nothing is sent
 
 
-_state = _State()
-_logged = set()  # kinds of failure already written to stderr
-_stopped = False  # "Invalid site" or "Errors disabled": nothing more is sent
-_paused_until = 0.0  # monotonic time before which nothing is sent (limitReached)
+def _reset() -> None:
+    global _state
+    _state = _State()
+
+
+_reset()
+os.register_at_fork(after_in_child=_reset)
 _worker_thread = threading.local()
 
 
-def report_error(exc: BaseException, route: str) -> None:
-    """Queue ``exc`` for nevision. Never raises, never blocks, never waits for the network."""
+def report_error(exc: BaseException, route: Optional[str] = None) -> None:
+    """Queue ``exc`` for nevision. Never raises, never blocks, never waits for the network.
+
+    ``route`` may be None or any object; it is turned into text at the call.
+    """
     state = _state
     try:
-        if state.pid != os.getpid() or state.worker is None:
-            state = _start_worker()
-        elif getattr(_worker_thread, "active", False):
+        if getattr(_worker_thread, "active", False):
             return  # a report from inside the reporter: never report our own failures
-        state.queue.put_nowait((exc, route, int(time.time() * 1000)))
+        item = _capture(exc, route)
+        if state.worker is None:
+            _start_worker(state)
+        state.queue.put_nowait(item)
     except queue.Full:
-        with state.lock:
-            state.dropped += 1
+        _drop(state, 1)
     except Exception as failure:  # never replace the caller's exception
-        _log_once("report", f"report dropped: {failure!r}")
+        _drop(state, 1)
+        _log_once(state, "report", f"report dropped: {failure!r}")
 
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
@@ -112,17 +162,60 @@ def dropped() -> int:
     return _state.dropped
 
 
-def _start_worker() -> _State:
-    global _state
-    if _state.pid != os.getpid():
-        _state = _State()  # a forked child: the parent's queue and thread are not ours
-    state = _state
+def _drop(state: _State, count: int) -> None:
+    with state.lock:
+        state.dropped += count
+
+
+def _capture(exc: BaseException, route: object) -> tuple:
+    """What the payload needs, taken now: text and numbers, and the stack as summaries.
+
+    No frame is kept, so the locals of the caller's frames are freed as usual; the
+    stack is formatted (its source lines read) on the worker.
+    """
+    tb = getattr(exc, "__traceback__", None)
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    exception_type = type(exc).__name__
+    message = _text(exc, "<unprintable " + exception_type + ">")
+    message = message[:MAX_MESSAGE_LENGTH]
+    route = None if route is None else _text(route, None)
+    fingerprint = (exception_type or "") + ":" + (route or "")
+    timestamp_ms = int(time.time() * 1000)
+    filename = last.tb_frame.f_code.co_filename if last else None
+    lineno = last.tb_lineno if last else None
+    stack = None
+    error = {
+        "type": exception_type,
+        "message": message,
+        "stack": stack,
+        "fingerprint": fingerprint,
+        "timestamp": timestamp_ms,
+        "url": route,
+        "filename": filename,
+        "lineno": lineno,
+    }
+    if isinstance(exc, BaseException):
+        stack = traceback.TracebackException(type(exc), exc, tb, lookup_lines=False)
+    return error, stack
+
+
+def _payload_error(item: tuple) -> dict:
+    """The error object of one queued report; formats its stack."""
+    error, summary = item
+    if summary is not None:
+        error["stack"] = "".join(summary.format())[:MAX_STACK_LENGTH]
+    return {key: value for key, value in error.items() if value is not None}
+
+
+def _start_worker(state: _State) -> None:
     with state.lock:
         if state.worker is None:
-            state.worker = threading.Thread(target=_work, args=(state,), daemon=True)
-            state.worker.name = "nevision-reporter"
-            state.worker.start()
-    return state
+            worker = threading.Thread(target=_work, args=(state,), daemon=True)
+            worker.name = "nevision-reporter"
+            worker.start()  # a failure leaves no worker: the next report tries again
+            state.worker = worker
 
 
 def _work(state: _State) -> None:
@@ -135,136 +228,172 @@ def _work(state: _State) -> None:
                 batch.append(state.queue.get_nowait())
             except queue.Empty:
                 break
+        errors = []
+        for item in batch:
+            try:
+                errors.append(_payload_error(item))
+            except Exception as failure:  # one bad report is dropped, not its batch
+                _log_once(state, "format", f"report dropped: {failure!r}")
         try:
-            connection, delivered = _deliver(connection, batch)
+            connection, delivered = _deliver(state, connection, errors)
         except Exception as failure:  # the worker must outlive any surprise
-            _log_once("worker", f"{len(batch)} error(s) dropped: {failure!r}")
+            _log_once(state, "worker", f"{len(errors)} error(s) dropped: {failure!r}")
             delivered = 0
-        with state.lock:
-            state.dropped += len(batch) - delivered
+        _drop(state, len(batch) - delivered)
         for _ in batch:
             state.queue.task_done()
 
 
-def _error(exc: BaseException, route: str, timestamp_ms: int) -> dict:
-    frames = traceback.extract_tb(exc.__traceback__)
-    last = frames[-1] if frames else None
-    exception_type = type(exc).__name__
-    message = _text(exc)[:MAX_MESSAGE_LENGTH]
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    stack = stack[:MAX_STACK_LENGTH]
-    fingerprint = exception_type + ":" + route
-    filename = last.filename if last else None
-    lineno = last.lineno if last else None
-    error = {
-        "type": exception_type,
-        "message": message,
-        "stack": stack,
-        "fingerprint": fingerprint,
-        "timestamp": timestamp_ms,
-        "url": route,
-        "filename": filename,
-        "lineno": lineno,
-    }
-    return {key: value for key, value in error.items() if value is not None}
-
-
-def _deliver(connection, batch: list):
+def _deliver(state: _State, connection, errors: list):
     """Send one batch; return the connection to reuse and how many errors were accepted."""
-    global _stopped, _paused_until
-    if _stopped:
+    if state.stopped or not errors:
         return connection, 0
-    pause = _paused_until - time.monotonic()
-    if pause > 0:
-        time.sleep(pause)
-    errors = [_error(*item) for item in batch]
     body = json.dumps({"siteId": SITE_ID, "errors": errors}).encode("ascii")
     problem = ""
+    backoff = INITIAL_BACKOFF_SECONDS
     for attempt in range(RETRY_ATTEMPTS):
-        if attempt:
-            backoff = min(
-                MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** (attempt - 1)
-            )
-            time.sleep(backoff * random.uniform(0.5, 1.0))
+        pause = state.paused_until - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
         try:
             connection = connection or _connect()
             connection.request(
                 "POST",
-                urllib.parse.urlsplit(ENDPOINT).path,
+                connection.nevision_target,
                 body,
-                {"Content-Type": "application/json", "x-nevision-api-key": API_KEY},
+                {
+                    **connection.nevision_headers,
+                    "Content-Type": "application/json",
+                    "x-nevision-api-key": API_KEY,
+                },
             )
             response = connection.getresponse()
             status, data = response.status, response.read()
+            retry_after = response.getheader("Retry-After")
         except (OSError, http.client.HTTPException) as failure:
             if connection is not None:
                 connection.close()
             connection, problem = None, f"network error: {failure!r}"
+            retry_after = None
+            status = 0
+        if status == 429 or status >= 500 or status == 0:
+            if status:
+                problem = f"HTTP {status}"
+            wait = backoff * random.uniform(0.5, 1.0)
+            backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+            if status == 429:  # pauses all sending, this batch's next try included
+                wait = _retry_after(retry_after, wait)
+            elif attempt + 1 == RETRY_ATTEMPTS:
+                wait = 0.0
+            state.paused_until = max(state.paused_until, time.monotonic() + wait)
             continue
-        if status == 429 or status >= 500:
-            problem = f"HTTP {status}"
-            continue
-        return connection, _accepted(status, data, len(batch))
+        return connection, _accepted(state, status, data, len(errors))
+    kind = problem.split(":")[0]
     _log_once(
-        problem.split(":")[0],
-        f"{len(batch)} error(s) dropped after {RETRY_ATTEMPTS} tries: {problem}",
+        state,
+        kind,
+        f"{len(errors)} error(s) dropped after {RETRY_ATTEMPTS} tries: {problem}",
     )
     return connection, 0
 
 
-def _accepted(status: int, data: bytes, sent: int) -> int:
-    global _stopped, _paused_until
+def _retry_after(value: Optional[str], default: float) -> float:
+    """A 429's Retry-After (seconds or an HTTP date) in seconds, capped; else ``default``."""
+    value = (value or "").strip()
+    try:
+        if value.isascii() and value.isdigit():
+            seconds = float(value)
+        else:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except Exception:
+        return default
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def _accepted(state: _State, status: int, data: bytes, sent: int) -> int:
     try:
         reply = json.loads(data) if status == 200 else None
     except ValueError:
         reply = None
     if not isinstance(reply, dict):
         _log_once(
-            "reply", f"{sent} error(s) not confirmed: HTTP {status} {data[:200]!r}"
+            state,
+            "reply",
+            f"{sent} error(s) not confirmed: HTTP {status} {data[:200]!r}",
         )
         return 0
     if reply.get("error") in ("Invalid site", "Errors disabled"):
-        _stopped = True
-        _log_once("stopped", f"sending stopped for this process: {reply}")
+        state.stopped = True
+        _log_once(state, "stopped", f"sending stopped for this process: {reply}")
         return 0
     if reply.get("limitReached") is True:
-        _paused_until = time.monotonic() + LIMIT_REACHED_PAUSE_SECONDS
-        _log_once("limit", f"limit reached, sending paused: {reply}")
+        state.paused_until = time.monotonic() + LIMIT_REACHED_PAUSE_SECONDS
+        _log_once(state, "limit", f"limit reached, sending paused: {reply}")
     accepted = reply.get("accepted")
     accepted = accepted if isinstance(accepted, int) else 0
     if accepted < sent:
         _log_once(
-            "accepted", f"{sent - accepted} of {sent} error(s) not accepted: {reply}"
+            state,
+            "accepted",
+            f"{sent - accepted} of {sent} error(s) not accepted: {reply}",
         )
-    return min(accepted, sent)
+    return max(0, min(accepted, sent))
 
 
 def _connect() -> http.client.HTTPConnection:
+    """A connection to the endpoint, or to the proxy the environment names for it.
+
+    Its ``nevision_target`` is the request target and ``nevision_headers`` what a plain
+    HTTP proxy needs beside it.
+    """
     parts = urllib.parse.urlsplit(ENDPOINT)
-    if parts.scheme == "https":
-        return http.client.HTTPSConnection(parts.netloc, timeout=TIMEOUT_SECONDS)
-    return http.client.HTTPConnection(parts.netloc, timeout=TIMEOUT_SECONDS)
+    https = parts.scheme == "https"
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    headers = {}
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
+        target = parts.path
+    else:
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        if via.username:
+            login = (
+                urllib.parse.unquote(via.username)
+                + ":"
+                + urllib.parse.unquote(via.password or "")
+            )
+            headers["Proxy-Authorization"] = (
+                "Basic " + base64.b64encode(login.encode()).decode()
+            )
+        address = (via.hostname, via.port or 80)
+        if https:
+            connection = http.client.HTTPSConnection(*address, timeout=TIMEOUT_SECONDS)
+            connection.set_tunnel(parts.hostname, parts.port or 443, headers)
+            headers, target = {}, parts.path
+        else:
+            connection = http.client.HTTPConnection(*address, timeout=TIMEOUT_SECONDS)
+            target = ENDPOINT
+    connection.nevision_target = target
+    connection.nevision_headers = headers
+    return connection
 
 
-def _text(exc: BaseException) -> str:
+def _text(value: object, fallback: Optional[str]) -> Optional[str]:
     try:
-        return str(exc)
+        return str(value)
     except Exception:
-        return repr(exc)
+        return fallback
 
 
-def _log_once(kind: str, line: str) -> None:
-    if kind in _logged:
-        return
-    _logged.add(kind)
-    try:
-        print(f"nevision: {line}", file=sys.stderr)
-    except Exception:
-        pass
+def _log_once(state: _State, kind: str, line: str) -> None:
+    if kind not in state.logged:
+        state.logged.add(kind)
+        _logger.warning("nevision: %s", line)
 
 
 @atexit.register
 def _flush_at_exit() -> None:
-    if _state.pid == os.getpid() and _state.worker is not None and not flush():
-        left = _state.queue.unfinished_tasks
-        _log_once("exit", f"{left} error(s) not delivered before exit")
+    state = _state
+    if state.worker is not None and not flush():
+        left = state.queue.unfinished_tasks
+        _log_once(state, "exit", f"{left} error(s) not delivered before exit")
