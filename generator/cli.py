@@ -75,7 +75,7 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
 @click.option(
     "--namespace",
     metavar="NAME",
-    help="C# and PHP: put the code in this namespace, e.g. Acme.Errors / 'Acme\\Errors'.",
+    help="C# and PHP: put the code in this namespace, e.g. Acme.Errors (PHP: Acme\\Errors).",
 )
 @click.option("--all", "every", is_flag=True, help="Every language and variant (needs --out).")
 @click.option(

@@ -116,6 +116,8 @@ class Language:
     package_option: str | None = None
     #: Checks a package or namespace name: returns what is wrong, or "".
     package_check: Callable[[str], str] | None = None
+    #: What separates the parts of a namespace; a dotted name given is converted.
+    package_separator: str = "."
 
     def package(self, name: str | None) -> Code | None:
         """A validated package or namespace name, or None for the docs' default."""
@@ -123,6 +125,7 @@ class Language:
             return None
         if self.package_option is None or self.package_check is None:
             raise SnippetsError(f"{self.name} code has no package or namespace")
+        name = name.replace(".", self.package_separator)
         problem = self.package_check(name)
         if problem:
             raise SnippetsError(f"{self.package_option} {name!r}: {problem}")
@@ -185,6 +188,7 @@ LANGUAGES: dict[str, Language] = {
             naming="snake",
             package_option="--namespace",
             package_check=_php_namespace,
+            package_separator="\\",
         ),
         Language(
             name="csharp",
