@@ -133,6 +133,8 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
     try:
         if getattr(_worker_thread, "active", False):
             return  # a report from inside the reporter: never report our own failures
+        if state.queue.qsize() >= QUEUE_SIZE:
+            raise queue.Full  # spare the copy of a report that cannot be queued
         item = _capture(exc, route)
         if state.worker is None:
             _start_worker(state)
