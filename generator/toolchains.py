@@ -22,8 +22,6 @@ from generator.spec import Spec
 #: Where `.ci/install-toolchains` puts what has no system package.
 TOOLS_HOME = Path(os.environ.get("NEVISION_TOOLS", Path.home() / ".cache" / "nevision-snippets"))
 MAVEN_REPO = Path.home() / ".m2" / "repository"
-#: Debian's `libandroid-json-java`: an org.json implementation for the JVM.
-DEBIAN_ORG_JSON = Path("/usr/share/java/com.android.json.jar")
 #: OkHttp's own runtime dependency (not named in the spec: it is transitive).
 OKIO = ("com.squareup.okio", "okio-jvm", "3.6.0")
 
@@ -123,21 +121,11 @@ def _java(work: Path, spec: Spec, generated: str) -> Build:
 
 
 def _kotlin_jars(spec: Spec) -> list[Path]:
+    """The libraries the spec names for Kotlin, from the local Maven repository, and okio."""
     jars = []
     for library in spec.languages["kotlin"].libraries:
         group, _, artifact = library.name.partition(":")
-        if library.name == "org.json:json":
-            try:
-                jars.append(maven_jar(group, artifact, library.version))
-            except Unavailable:
-                if not DEBIAN_ORG_JSON.is_file():
-                    raise Unavailable(
-                        f"org.json is neither in {MAVEN_REPO} nor at {DEBIAN_ORG_JSON} "
-                        "(apt-get install libandroid-json-java)"
-                    ) from None
-                jars.append(DEBIAN_ORG_JSON)
-        else:
-            jars.append(maven_jar(group, artifact, library.version))
+        jars.append(maven_jar(group, artifact, library.version))
     jars.append(maven_jar(*OKIO))
     return jars
 
