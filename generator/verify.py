@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,10 @@ STORM_THREADS = 4
 RETRY_AFTER_S = 1
 RETRY_AFTER_DATE_S = 2
 PAUSE_SLACK_S = 0.1
+#: The longest a buffered report waits for its batch in verify's builds (PHP, which has no
+#: background sender, sends at the next report call after this): the cases' reports a
+#: few hundred milliseconds apart then travel in requests of their own.
+VERIFY_BATCH_WAIT_MS = 200
 #: Environment variables that would change where a driver sends: cleared for every run.
 _SCRUBBED_ENV = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "java_tool_options")
 
@@ -365,7 +369,8 @@ class Cases:
         spec = harness.spec
         self.spec = spec
         message = spec.payload.field_for("message")
-        self.message_field = message.name if message is not None else None
+        # The cases tell reports apart by message; a spec without one fails them.
+        self.message_field = message.name if message is not None else ""
 
     def sites(self) -> dict[str, Site]:
         return {SITE_ID: Site(API_KEY)}
@@ -392,7 +397,7 @@ class Cases:
         if problems:
             raise CheckFailed("; ".join(problems[:3]))
         field_name = self.message_field
-        if field_name is None:
+        if not field_name:
             raise CheckFailed("the spec sends no message field")
         status, refused = self.spec.response.status, self.spec.response.error_field
         return Counter(
@@ -516,8 +521,6 @@ class Cases:
             status=429, body=b'{"accepted": 0}', headers={"Retry-After": retry_after}, first=1
         )
         run, figures = self.run("two-apart", faults)
-        wanted = ["two-apart-0", "two-apart-1"] if self.harness.variant == "reporter" else []
-        wanted.append("two-apart-1")
         self.stub.wait_for(2, timeout=2)
         requests = list(self.stub.received)
         if not requests or requests[0].status != 429:
@@ -528,7 +531,15 @@ class Cases:
             raise CheckFailed(
                 f"a request came {early[0]:.2f} s after the 429, within its Retry-After"
             )
-        self.wait_messages(sorted(set(wanted)))
+        # The reporter tries the refused batch again after the pause; a snippet may drop
+        # it, but what it did not send yet must follow.
+        wanted = ["two-apart-0", "two-apart-1"]
+        if self.harness.variant != "reporter":
+            refused = {str(e.get(self.message_field)) for e in self.stub.errors_of(requests[0])}
+            wanted = [m for m in wanted if m not in refused]
+            if not wanted:
+                raise CheckFailed("both reports went in the first request: the case proves nothing")
+        self.wait_messages(wanted)
         self.harness.check_log(run, lines=1, at_most=True)
         gap = requests[1].arrived - requests[0].answered if len(requests) > 1 else 0.0
         return f"{figures}, next request {gap:.2f} s after the 429"
@@ -594,8 +605,17 @@ def _attempt(report: Report, check: str, action: Callable[[], str]) -> bool:
     return True
 
 
+def for_verify(generator: Generator) -> Generator:
+    """``generator`` with the batch wait shortened to VERIFY_BATCH_WAIT_MS at most."""
+    spec = generator.spec
+    wait = min(spec.client.max_batch_wait_ms, VERIFY_BATCH_WAIT_MS)
+    client = replace(spec.client, max_batch_wait_ms=wait)
+    return Generator(replace(spec, client=client), generator.env)
+
+
 def verify_one(generator: Generator, language: Language, variant: str) -> Report:
     """Every check of one language and variant; a missing toolchain is a skip."""
+    generator = for_verify(generator)
     report = Report(language.name, variant)
     stub = Stub(generator.spec, {SITE_ID: Site(API_KEY)})
     with tempfile.TemporaryDirectory(prefix=f"nevision-verify-{language.name}-") as folder:

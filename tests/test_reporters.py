@@ -24,6 +24,7 @@ from tests.support import generator_for, spec_variant
 from tests.test_verify import require_toolchains
 
 SMALL_SPEC = (
+    ("max_batch_wait_ms: 5000", "max_batch_wait_ms: 200"),
     ("flush_timeout_ms: 2000", "flush_timeout_ms: 1500"),
     ("initial_backoff_ms: 500", "initial_backoff_ms: 50"),
     ("max_backoff_ms: 30000", "max_backoff_ms: 100"),

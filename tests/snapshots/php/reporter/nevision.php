@@ -8,48 +8,59 @@
  *   - ext-curl: *
  *   - ext-json: *
  *
- * Usage (the same call as the snippet, plus nevision_flush() where you need it):
+ * Usage (the same call as the snippet, plus nevision_dropped()):
  *
  *     require_once __DIR__ . '/nevision.php';
  *
  *     try {
  *         handle_checkout();
  *     } catch (\Throwable $e) {
- *         nevision_report($e, '/checkout'); // a microsecond or two; never throws
+ *         nevision_report($e, $_SERVER['REQUEST_URI'] ?? null); // microseconds; never throws
  *         throw $e;
  *     }
  *
- *     // A long-running worker (queue consumer, daemon) sends after each job:
- *     nevision_flush(); // true when every buffered report was accepted
+ *     // A long-running worker (queue consumer, RoadRunner, Swoole, FrankenPHP):
+ *     nevision_flush(); // after each job: true when every buffered report was accepted
  *     nevision_dropped(); // reports that were not delivered, so far
  *
  * Settings come from the environment variables NEVISION_SITE_ID, NEVISION_API_KEY
  * and NEVISION_ENDPOINT (a base URL such as https://api.example.com; under PHP-FPM
- * pass them with env[...] or fastcgi_param), and fall back to the values below.
+ * pass them with env[...] or fastcgi_param), and fall back to the values below;
+ * a value that is not a usable site id, key (printable ASCII) or http(s) URL
+ * is ignored and logged.
  *
- * nevision_report() only keeps the exception in a buffer of 1000; when the
- * buffer is full the newest report is dropped and counted. The buffer is sent
- * once, by a shutdown function, after fastcgi_finish_request() under PHP-FPM (so
- * the visitor already has the response), up to 20 errors per request over one
- * reused connection. The whole send takes at most 2.0 s and each request at
- * most 5.0 s; what is still unsent then is dropped and counted. HTTP 429, 5xx and
- * network errors are tried 3 times with exponential backoff. A reply with
- * limitReached pauses sending for a while, and "Invalid site" or "Errors disabled"
- * stops it; reports made meanwhile are dropped and counted. That state lives in the
- * PHP process's memory: under PHP-FPM each request starts afresh, so there is no
- * pause across requests; a CLI worker keeps it for its lifetime. Each kind of
- * failure is written once to error_log(); the reporter never reports itself.
+ * nevision_report() never throws, also from strict_types code: $route may be
+ * null (then left out), an int or an object with __toString(). It takes the
+ * report's strings at once (message cut at 4096 bytes, stack at 32768)
+ * into a buffer of 1000; when the buffer is full the newest report is
+ * dropped and counted. The buffer is sent by a shutdown function, after
+ * fastcgi_finish_request() under PHP-FPM (so the visitor already has the
+ * response), up to 20 errors per request over one reused connection, within
+ * 2.0 s in all and 5.0 s per request; what is still unsent then is dropped and
+ * counted. A long-running worker also starts a send, without waiting for it,
+ * once 20 reports are buffered or the oldest has waited 5000 ms (seen at the
+ * next report); later reports move it on, nevision_flush() finishes it.
+ * HTTP 429, 5xx and network errors are tried 3 times with exponential
+ * backoff; a 429's Retry-After (at most 60000 ms) pauses all sending. A
+ * redirect is never followed (the key goes nowhere else): it is a failure.
+ * Proxies come from http_proxy / https_proxy / no_proxy, as libcurl reads them.
+ * A reply with limitReached pauses sending for a while, and "Invalid site" or
+ * "Errors disabled" stops it; reports made meanwhile are dropped and counted.
+ * That state lives in the PHP process's memory: under PHP-FPM each request
+ * starts afresh; a worker keeps it for its lifetime. A pcntl_fork() child
+ * sends only its own reports. Each kind of failure is written once to
+ * error_log(); the reporter never reports itself.
  */
 
 declare(strict_types=1);
 
 /**
- * Keeps $e for nevision; it is sent when the script shuts down.
+ * Keeps $e for nevision and returns at once.
  *
- * Never throws and never waits for the network, so it is safe in a catch
- * block right before rethrowing.
+ * Never throws (whatever $e and $route are) and never waits for the network,
+ * so it is safe in a catch block right before rethrowing.
  */
-function nevision_report(\Throwable $e, string $route): void
+function nevision_report(mixed $e, mixed $route = null): void
 {
     NevisionReporter::report($e, $route);
 }
@@ -87,6 +98,8 @@ final class NevisionReporter
     public const TIMEOUT_MS = 5000;
     public const MAX_BATCH = 20;
     public const QUEUE_SIZE = 1000;
+    public const MAX_BATCH_WAIT_MS = 5000;
+    public const MAX_RETRY_AFTER_MS = 60000;
     public const FLUSH_TIMEOUT_MS = 2000;
     public const RETRY_ATTEMPTS = 3;
     public const INITIAL_BACKOFF_MS = 500;
@@ -95,81 +108,138 @@ final class NevisionReporter
     public const MAX_MESSAGE_LENGTH = 4096; // bytes
     public const MAX_STACK_LENGTH = 32768; // bytes
 
-    /** @var list<array{\Throwable, string, int}> exception, route, epoch ms */
+    /** @var list<array<string, int|string>> errors waiting for a send */
     private static array $buffer = [];
-    private static int $dropped = 0;
-    private static bool $scheduled = false;
-    private static bool $sending = false;
+    /** The process the state belongs to: a pcntl_fork() child starts afresh. */
+    private static int $pid = 0;
+    /** @var list<array<string, int|string>>|null the batch being sent or waiting to be tried again */
+    private static ?array $batch = null;
+    private static int $attempt = 0;
+    /** hrtime() before which the batch is not tried again (backoff). */
+    private static int $retryAt = 0;
+    private static string $problem = '';
+    private static ?\CurlMultiHandle $multi = null;
+    private static ?\CurlHandle $curl = null;
+    private static bool $inFlight = false;
+    /** hrtime() at which the request in flight is given up. */
+    private static int $giveUpAt = 0;
+    private static int $lastDriven = 0;
+    private static ?string $retryAfter = null;
+    /** hrtime() before which nothing is sent (HTTP 429, limitReached). */
+    private static int $pausedUntil = 0;
     /** "Invalid site" or "Errors disabled": nothing more is sent. */
     private static bool $stopped = false;
-    /** hrtime() before which nothing is sent (limitReached). */
-    private static int $pausedUntil = 0;
+    private static int $dropped = 0;
+    private static bool $busy = false;
+    private static bool $scheduled = false;
     /** @var array<string, true> kinds of failure already logged */
     private static array $logged = [];
-    private static ?\CurlHandle $curl = null;
-    private static int $curlPid = 0;
+    /** @var array{string, string, string}|null site id, API key, endpoint URL */
+    private static ?array $settings = null;
+    /** @var list<object|null> a forked parent's handles: left alone, never used */
+    private static array $inherited = [];
 
-    public static function report(\Throwable $e, string $route): void
+    public static function report(mixed $e, mixed $route): void
     {
-        if (self::$sending) {
-            return; // reported from inside a send: never report our own failures
+        if (self::$busy) {
+            return; // raised while we send (an error handler): never report ourselves
         }
+        self::$busy = true;
         try {
-            if (self::$stopped || count(self::$buffer) >= self::QUEUE_SIZE) {
+            if (self::$pid !== getmypid()) {
+                self::reset();
+            }
+            if (self::$stopped) {
                 self::$dropped++;
                 return;
             }
-            self::$buffer[] = [$e, $route, (int) (microtime(true) * 1000)];
+            $error = self::error($e, $route);
+            self::drive(); // moves a send on; starts one when a batch is due
+            if (count(self::$buffer) >= self::QUEUE_SIZE) {
+                self::$dropped++;
+                self::logOnce('full', 'buffer full (' . self::QUEUE_SIZE . ' reports): newer reports are dropped');
+                return;
+            }
+            self::$buffer[] = $error;
+            if (count(self::$buffer) >= self::MAX_BATCH && self::$batch === null) {
+                self::drive();
+            }
             if (!self::$scheduled) {
                 self::$scheduled = true;
                 register_shutdown_function(static function (): void {
                     self::$scheduled = false; // a report made after this schedules another send
                     if (function_exists('fastcgi_finish_request')) {
-                        fastcgi_finish_request();
+                        fastcgi_finish_request(); // the visitor has the response already
                     }
                     self::flush(self::FLUSH_TIMEOUT_MS);
                 });
             }
         } catch (\Throwable $failure) {
-            self::logOnce('report', 'report dropped: ' . $failure->getMessage());
+            self::$dropped++;
+            try {
+                self::logOnce('report', 'report dropped: ' . $failure->getMessage());
+            } catch (\Throwable) {
+                // nothing more to say
+            }
+        } finally {
+            self::$busy = false;
         }
     }
 
     public static function flush(int $timeout_ms): bool
     {
-        if (self::$sending) {
+        if (self::$busy) {
             return false;
         }
-        self::$sending = true;
-        $deadline = hrtime(true) + max(0, $timeout_ms) * 1_000_000;
-        $unsent = 0;
+        self::$busy = true;
+        $before = self::$dropped;
         try {
-            while (self::$buffer !== [] && !self::$stopped && hrtime(true) >= self::$pausedUntil) {
-                $batch = array_splice(self::$buffer, 0, self::MAX_BATCH);
-                try {
-                    $problem = '';
-                    $accepted = self::deliver($batch, $deadline, $problem);
-                } catch (\Throwable $failure) {
-                    self::logOnce('internal', count($batch) . ' error(s) dropped: ' . $failure->getMessage());
-                    $accepted = 0;
+            if (self::$pid !== getmypid()) {
+                self::reset();
+            }
+            $deadline = hrtime(true) + max(0, $timeout_ms) * 1_000_000;
+            self::drive();
+            while (!self::$stopped && (self::$batch !== null || self::$buffer !== [])) {
+                $now = hrtime(true);
+                if (self::$inFlight) {
+                    if ($now >= $deadline) {
+                        break;
+                    }
+                    $wait = max(0, min($deadline, self::$giveUpAt) - $now) / 1e9;
+                    if (curl_multi_select(self::$multi, $wait) < 0) {
+                        usleep(1000);
+                    }
+                    self::drive();
+                    continue;
                 }
-                if ($accepted === null) { // out of time: the rest is not sent either
-                    $left = count($batch) + count(self::$buffer);
-                    $last = $problem === '' ? '' : "; last try: $problem";
-                    self::logOnce('timeout', "$left error(s) not sent within $timeout_ms ms$last");
-                    $unsent += count($batch);
+                $wake = max($now, self::$pausedUntil, self::$batch === null ? 0 : self::$retryAt);
+                if ($wake >= $deadline) {
                     break;
                 }
-                $unsent += count($batch) - $accepted;
+                if ($wake > $now) {
+                    usleep(intdiv($wake - $now, 1000));
+                }
+                self::drive(true);
             }
-            // Refused, paused or out of time: nothing waits for a later send.
-            $unsent += count(self::$buffer);
-            self::$buffer = [];
-            self::$dropped += $unsent;
+            $unsent = count(self::$batch ?? []) + count(self::$buffer);
+            if ($unsent > 0) {
+                self::abort();
+                $paused = hrtime(true) < self::$pausedUntil;
+                if (!self::$stopped && !($paused && isset(self::$logged['limit']))) { // else logged already
+                    $why = $paused ? 'sending is paused' : "not sent within $timeout_ms ms";
+                    $last = self::$problem === '' ? '' : '; last try: ' . self::$problem;
+                    self::logOnce('unsent', "$unsent error(s) dropped: $why$last");
+                }
+                self::$dropped += $unsent;
+                self::$batch = null;
+                self::$buffer = [];
+            }
+        } catch (\Throwable $failure) {
+            self::logOnce('internal', 'flush failed: ' . $failure->getMessage());
         } finally {
-            self::$sending = false;
+            self::$busy = false;
         }
-        return $unsent === 0;
+        return self::$dropped === $before;
     }
 
     public static function dropped(): int
@@ -178,66 +248,23 @@ final class NevisionReporter
     }
 
     /**
-     * Sends one batch, retrying 429, 5xx and network errors; returns how many
-     * errors were accepted, or null when the deadline came first.
+     * The error as the endpoint takes it: strings and ints taken now, so no
+     * exception (nor the frames it holds) is kept.
      *
-     * @param list<array{\Throwable, string, int}> $batch
+     * @return array<string, int|string>
      */
-    private static function deliver(array $batch, int $deadline, string &$problem): ?int
+    private static function error(mixed $e, mixed $route): array
     {
-        $body = json_encode(
-            [
-                'siteId' => self::setting('NEVISION_SITE_ID', self::SITE_ID),
-                'errors' => array_map(static fn (array $item): array => self::error(...$item), $batch),
-            ],
-            JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR
-        );
-        for ($attempt = 1; $attempt <= self::RETRY_ATTEMPTS; $attempt++) {
-            if ($attempt > 1) {
-                $backoff_ms = min(self::MAX_BACKOFF_MS, self::INITIAL_BACKOFF_MS * 2 ** ($attempt - 2));
-                $backoff_us = (int) ($backoff_ms * 1000 * mt_rand(50, 100) / 100); // with jitter
-                if (hrtime(true) + $backoff_us * 1000 >= $deadline) {
-                    return null;
-                }
-                usleep($backoff_us);
-            }
-            $left_ms = intdiv($deadline - hrtime(true), 1_000_000);
-            if ($left_ms < 1) {
-                return null;
-            }
-            $timeout_ms = min(self::TIMEOUT_MS, $left_ms);
-            $curl = self::curl();
-            curl_setopt_array($curl, [
-                CURLOPT_POSTFIELDS => $body,
-                CURLOPT_CONNECTTIMEOUT_MS => $timeout_ms,
-                CURLOPT_TIMEOUT_MS => $timeout_ms,
-            ]);
-            $reply = curl_exec($curl);
-            if ($reply === false) {
-                $problem = 'network error: ' . curl_error($curl);
-                if (curl_errno($curl) === CURLE_OPERATION_TIMEDOUT && $timeout_ms === $left_ms) {
-                    return null; // the deadline cut this request short
-                }
-                continue;
-            }
-            $status = curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
-            if ($status === 429 || $status >= 500) {
-                $problem = "HTTP $status";
-                continue;
-            }
-            return self::accepted($status, (string) $reply, count($batch));
+        if (!$e instanceof \Throwable) {
+            $e = new \InvalidArgumentException('nevision_report() got ' . get_debug_type($e) . ', not a Throwable');
         }
-        $tries = self::RETRY_ATTEMPTS;
-        self::logOnce(explode(':', $problem)[0], count($batch) . " error(s) dropped after $tries tries: $problem");
-        return 0;
-    }
-
-    /** @return array<string, int|string> */
-    private static function error(\Throwable $e, string $route, int $timestamp_ms): array
-    {
         $exception_type = get_class($e);
-        // Cut in bytes; a cut multi-byte character becomes U+FFFD in the JSON.
-        $message = substr($e->getMessage(), 0, self::MAX_MESSAGE_LENGTH);
+        try {
+            // Cut in bytes; a cut multi-byte character becomes U+FFFD in the JSON.
+            $message = substr($e->getMessage(), 0, self::MAX_MESSAGE_LENGTH);
+        } catch (\Throwable) {
+            $message = '<unprintable>'; // an error handler threw on a message that is no string
+        }
         try {
             // What PHP prints for an uncaught exception: trace and previous exceptions.
             $stack = (string) $e;
@@ -245,10 +272,14 @@ final class NevisionReporter
             $stack = $e->getTraceAsString(); // a __toString() that throws
         }
         $stack = substr($stack, 0, self::MAX_STACK_LENGTH);
-        $fingerprint = $exception_type . ':' . $route;
+        if (!is_string($route)) {
+            $route = self::text($route);
+        }
+        $fingerprint = $exception_type . ':' . $route; // null is ""
+        $timestamp_ms = (int) (microtime(true) * 1000);
         $filename = $e->getFile();
         $lineno = $e->getLine();
-        return [
+        $error = [
             'type' => $exception_type,
             'message' => $message,
             'stack' => $stack,
@@ -258,6 +289,163 @@ final class NevisionReporter
             'filename' => $filename,
             'lineno' => $lineno,
         ];
+        if ($route === null) {
+            unset($error['url']);
+        }
+        return $error;
+    }
+
+    /** A route that is not a string: its string form, or null when it has none. */
+    private static function text(mixed $value): ?string
+    {
+        if (!is_scalar($value) && !$value instanceof \Stringable) {
+            return null;
+        }
+        try {
+            return (string) $value;
+        } catch (\Throwable) {
+            return null; // a __toString() that throws
+        }
+    }
+
+    /**
+     * Moves the request in flight on without waiting, and starts the next
+     * request when one is due ($now: flushing, so whatever is buffered is due).
+     */
+    private static function drive(bool $now = false): void
+    {
+        $time = hrtime(true);
+        if (self::$inFlight) {
+            if ($time - self::$lastDriven > self::TIMEOUT_MS * 1_000_000) {
+                self::$giveUpAt = $time + self::TIMEOUT_MS * 1_000_000; // nothing drove it meanwhile
+            }
+            self::$lastDriven = $time;
+            curl_multi_exec(self::$multi, $running);
+            $done = curl_multi_info_read(self::$multi);
+            if ($done !== false) {
+                self::settle($done['result']);
+            } elseif ($time >= self::$giveUpAt) {
+                self::settle(CURLE_OPERATION_TIMEDOUT);
+            }
+        }
+        if (self::$inFlight || self::$stopped || $time < self::$pausedUntil) {
+            return;
+        }
+        if (self::$batch !== null) {
+            if ($time >= self::$retryAt) {
+                self::transmit();
+            }
+        } elseif (
+            self::$buffer !== []
+            && (
+                $now
+                || count(self::$buffer) >= self::MAX_BATCH
+                || microtime(true) * 1000 - self::$buffer[0]['timestamp'] >= self::MAX_BATCH_WAIT_MS
+            )
+        ) {
+            self::$batch = array_splice(self::$buffer, 0, self::MAX_BATCH);
+            self::$attempt = 0;
+            self::$problem = '';
+            self::transmit();
+        }
+    }
+
+    /** Starts one try of the batch; curl_multi carries it on without blocking. */
+    private static function transmit(): void
+    {
+        [$site_id, $api_key, $url] = self::settings();
+        $body = json_encode(
+            ['siteId' => $site_id, 'errors' => self::$batch],
+            JSON_INVALID_UTF8_SUBSTITUTE
+        );
+        if ($body === false) { // not expected of strings and ints; never let it block later sends
+            $sent = count(self::$batch ?? []);
+            self::logOnce('json', "$sent error(s) dropped: " . json_last_error_msg());
+            self::$dropped += $sent;
+            self::$batch = null;
+            return;
+        }
+        if (self::$curl === null) {
+            self::$multi = curl_multi_init();
+            self::$curl = curl_init($url);
+            curl_setopt_array(self::$curl, [
+                CURLOPT_CUSTOMREQUEST => 'POST',
+                CURLOPT_HTTPHEADER => [
+                    'Content-Type: application/json',
+                    'x-nevision-api-key: ' . $api_key,
+                    'Expect:', // no 100-continue round trip for large batches
+                ],
+                CURLOPT_RETURNTRANSFER => true,
+                CURLOPT_FOLLOWLOCATION => false, // the key goes to the endpoint and nowhere else
+                CURLOPT_NOSIGNAL => true,
+                CURLOPT_HEADERFUNCTION => static function (\CurlHandle $curl, string $line): int {
+                    if (stripos($line, 'Retry-After:') === 0) {
+                        self::$retryAfter = trim(substr($line, 12));
+                    }
+                    return strlen($line);
+                },
+            ]);
+        }
+        curl_setopt(self::$curl, CURLOPT_POSTFIELDS, $body);
+        self::$retryAfter = null;
+        curl_multi_add_handle(self::$multi, self::$curl);
+        self::$inFlight = true;
+        self::$attempt++;
+        self::$lastDriven = hrtime(true);
+        self::$giveUpAt = self::$lastDriven + self::TIMEOUT_MS * 1_000_000;
+        curl_multi_exec(self::$multi, $running);
+    }
+
+    /** Reads the outcome of the request in flight: done, or a later try of the batch. */
+    private static function settle(int $result): void
+    {
+        $sent = count(self::$batch ?? []);
+        $status = curl_getinfo(self::$curl, CURLINFO_RESPONSE_CODE);
+        $reply = (string) curl_multi_getcontent(self::$curl);
+        self::abort();
+        $pause = null;
+        if ($result !== CURLE_OK) {
+            self::$problem = 'network error: ' . curl_strerror($result);
+        } elseif ($status === 429 || $status >= 500) {
+            self::$problem = "HTTP $status";
+            if ($status === 429 && self::$retryAfter !== null) {
+                $pause = self::retryAfterMs(self::$retryAfter);
+                self::$pausedUntil = hrtime(true) + $pause * 1_000_000; // every send waits
+            }
+        } else {
+            if ($status >= 300 && $status < 400) {
+                self::logOnce('redirect', "$sent error(s) dropped: HTTP $status (redirects are not followed)");
+                $accepted = 0;
+            } else {
+                $accepted = self::accepted($status, $reply, $sent);
+            }
+            self::$dropped += $sent - $accepted;
+            self::$batch = null;
+            return;
+        }
+        if (self::$attempt >= self::RETRY_ATTEMPTS) {
+            $tries = self::$attempt;
+            $problem = self::$problem;
+            self::logOnce(explode(':', $problem)[0], "$sent error(s) dropped after $tries tries: $problem");
+            self::$dropped += $sent;
+            self::$batch = null;
+            return;
+        }
+        $backoff_ms = $pause ?? min(self::MAX_BACKOFF_MS, self::INITIAL_BACKOFF_MS * 2 ** (self::$attempt - 1));
+        $jitter = $pause === null ? mt_rand(50, 100) / 100 : 1;
+        self::$retryAt = hrtime(true) + (int) ($backoff_ms * $jitter * 1_000_000);
+    }
+
+    /** The pause a 429 asks for: Retry-After in seconds or as an HTTP date, capped. */
+    private static function retryAfterMs(string $value): int
+    {
+        if (is_numeric($value)) {
+            $ms = (float) $value * 1000;
+        } else {
+            $at = strtotime($value);
+            $ms = $at === false ? self::INITIAL_BACKOFF_MS : ($at - microtime(true)) * 1000;
+        }
+        return (int) max(0, min(self::MAX_RETRY_AFTER_MS, $ms));
     }
 
     /** Reads the endpoint's reply: how many errors it accepted, and whether to stop or pause. */
@@ -285,40 +473,71 @@ final class NevisionReporter
         return $accepted;
     }
 
-    /** One handle for every request, so batches share a kept-alive connection. */
-    private static function curl(): \CurlHandle
+    /** Takes the request in flight, if any, off the multi handle. */
+    private static function abort(): void
     {
-        if (self::$curl === null || self::$curlPid !== getmypid()) { // not a forked parent's socket
-            $base_url = self::setting('NEVISION_ENDPOINT', self::BASE_URL);
-            self::$curl = curl_init();
-            self::$curlPid = getmypid();
-            curl_setopt_array(self::$curl, [
-                CURLOPT_URL => rtrim($base_url, '/') . self::PATH,
-                CURLOPT_CUSTOMREQUEST => 'POST',
-                CURLOPT_HTTPHEADER => [
-                    'Content-Type: application/json',
-                    'x-nevision-api-key: ' . self::setting('NEVISION_API_KEY', self::API_KEY),
-                    'Expect:', // no 100-continue round trip for large batches
-                ],
-                CURLOPT_RETURNTRANSFER => true,
-                CURLOPT_NOSIGNAL => true, // millisecond timeouts without SIGALRM
-            ]);
+        if (self::$inFlight) {
+            curl_multi_remove_handle(self::$multi, self::$curl);
+            self::$inFlight = false;
         }
-        return self::$curl;
     }
 
-    private static function setting(string $name, string $default): string
+    /**
+     * The settings, read once: the environment's when usable, else the generated ones.
+     *
+     * @return array{string, string, string} site id, API key, endpoint URL
+     */
+    private static function settings(): array
+    {
+        return self::$settings ??= [
+            self::setting('NEVISION_SITE_ID', self::SITE_ID, '/^[^\x00-\x1f\x7f]+$/Du'),
+            self::setting('NEVISION_API_KEY', self::API_KEY, '/^[!-~](?:[ -~]*[!-~])?$/D'),
+            rtrim(self::setting(
+                'NEVISION_ENDPOINT',
+                self::BASE_URL,
+                '~^https?://[\w.\~%!$&()*+,;=:@\[\]-]+(?:/[\w.\~%!$&()*+,;=:@/-]*)?$~D'
+            ), '/') . self::PATH,
+        ];
+    }
+
+    /** An environment variable, when it matches $valid; else (and logged) $default. */
+    private static function setting(string $name, string $default, string $valid): string
     {
         $value = getenv($name);
-        return is_string($value) && $value !== '' ? $value : $default;
+        if (!is_string($value) || $value === '') {
+            return $default;
+        }
+        if (preg_match($valid, $value) !== 1) {
+            self::logOnce($name, "$name ignored: not a usable value");
+            return $default;
+        }
+        return $value;
+    }
+
+    /** A pcntl_fork() child: the buffer and any request in flight belong to the parent. */
+    private static function reset(): void
+    {
+        if (self::$multi !== null) {
+            self::$inherited[] = self::$multi; // closing it here could disturb the parent's connection
+            self::$inherited[] = self::$curl;
+        }
+        self::$pid = getmypid();
+        self::$buffer = [];
+        self::$batch = null;
+        self::$multi = null;
+        self::$curl = null;
+        self::$inFlight = false;
+        self::$pausedUntil = 0;
+        self::$stopped = false;
+        self::$dropped = 0;
+        self::$logged = [];
     }
 
     private static function logOnce(string $kind, string $line): void
     {
-        if (isset(self::$logged[$kind])) {
-            return;
+        if (!isset(self::$logged[$kind])) {
+            self::$logged[$kind] = true;
+            error_log('nevision: ' . str_replace(["\r", "\n"], ' ', substr($line, 0, 500)));
         }
-        self::$logged[$kind] = true;
-        error_log('nevision: ' . str_replace(["\r", "\n"], ' ', substr($line, 0, 500)));
     }
 }

@@ -15,15 +15,25 @@
  *     try {
  *         handle_checkout();
  *     } catch (\Throwable $e) {
- *         nevision_report($e, '/checkout'); // returns at once and never throws
+ *         nevision_report($e, $_SERVER['REQUEST_URI'] ?? null); // returns at once, never throws
  *         throw $e;
  *     }
  *
- * A report only joins a list; the list is sent when the script shuts down,
- * after fastcgi_finish_request() under PHP-FPM (so the visitor already has the
- * response), up to NEVISION_MAX_BATCH errors per request. All requests share
- * one NEVISION_TIMEOUT_MS budget, so shutdown never waits longer than that.
- * A report the endpoint does not accept is written once to error_log().
+ *     nevision_flush(); // a long-running worker: after each job
+ *
+ * nevision_report() never throws, also from strict_types code: $route may be
+ * null (then left out), an int or an object with __toString(). A report joins
+ * a buffer of at most 1000 (when full, newer ones are dropped and logged) that
+ * is sent when the script shuts down, after fastcgi_finish_request() under
+ * PHP-FPM, up to 20 errors per request, all within 5.0 s. A long-running
+ * worker (queue consumer, RoadRunner, Swoole, FrankenPHP worker mode) also
+ * starts a send, without waiting for it, once 20 reports are buffered or
+ * the oldest has waited 5000 ms (seen at the next report); the send
+ * moves on at later reports and is finished by nevision_flush() or at exit.
+ * HTTP 429 drops that batch and pauses sending for its Retry-After. Redirects
+ * are never followed; proxies come from http_proxy / https_proxy / no_proxy.
+ * A pcntl_fork() child sends only its own reports. Each kind of failure is
+ * written once to error_log().
  */
 
 declare(strict_types=1);
@@ -31,25 +41,185 @@ declare(strict_types=1);
 const NEVISION_ENDPOINT = 'http://127.0.0.1:8787/public/errors/ingest';
 const NEVISION_SITE_ID = "q\"b\\n\n\tz\x00\x1b\x7f \u{e9}\u{1f600}\u{2028}\u{2029} \$x \${x} \\(x) %s %n {\$x} #{x} 's */ ?> <!-- ";
 const NEVISION_API_KEY = "k\"e'y\\\$x\${x}\\(x)%s{\$x}#{x}*/?>";
-const NEVISION_TIMEOUT_MS = 5000;
-const NEVISION_MAX_BATCH = 20;
 
 /**
- * Queues $e for nevision; the queue is sent when the script shuts down.
+ * Queues $e for nevision and returns at once.
  *
- * Never throws and never waits for the network, so it is safe in a catch
- * block right before rethrowing.
+ * Never throws (whatever $e and $route are) and never waits for the network,
+ * so it is safe in a catch block right before rethrowing.
  */
-function nevision_report(\Throwable $e, string $route): void
+function nevision_report(mixed $e, mixed $route = null): void
 {
-    static $pending = [];
-    try {
+    NevisionQueue::report($e, $route);
+}
+
+/**
+ * Sends every buffered report now, waiting at most $timeout_ms; returns true
+ * when every report made since the last flush was accepted.
+ */
+function nevision_flush(int $timeout_ms = NevisionQueue::TIMEOUT_MS): bool
+{
+    return NevisionQueue::flush($timeout_ms);
+}
+
+/**
+ * The buffer and the one request in flight behind nevision_report().
+ *
+ * @internal
+ */
+final class NevisionQueue
+{
+    public const TIMEOUT_MS = 5000;
+    private const MAX_BATCH = 20;
+    private const QUEUE_SIZE = 1000;
+    private const MAX_BATCH_WAIT_MS = 5000;
+    private const MAX_RETRY_AFTER_MS = 60000;
+    private const PAUSE_MS = 500; // after a 429 without Retry-After
+
+    /** @var list<array<string, int|string>> */
+    private static array $buffer = [];
+    /** The process the buffer belongs to: a pcntl_fork() child starts afresh. */
+    private static int $pid = 0;
+    private static ?\CurlMultiHandle $multi = null;
+    private static ?\CurlHandle $curl = null;
+    /** How many errors the request in flight carries (0: none in flight). */
+    private static int $sending = 0;
+    /** hrtime() at which the request in flight is given up. */
+    private static int $giveUpAt = 0;
+    private static int $lastDriven = 0;
+    /** hrtime() before which nothing is sent (HTTP 429). */
+    private static int $pausedUntil = 0;
+    private static ?string $retryAfter = null;
+    /** Reports not delivered since the last nevision_flush(). */
+    private static int $lost = 0;
+    private static bool $busy = false;
+    private static bool $scheduled = false;
+    /** @var array<string, true> kinds of failure already logged */
+    private static array $logged = [];
+    /** @var list<object> a forked parent's handles: left alone, never used */
+    private static array $inherited = [];
+
+    public static function report(mixed $e, mixed $route): void
+    {
+        if (self::$busy) {
+            return; // raised while we send (an error handler): never report ourselves
+        }
+        self::$busy = true;
+        try {
+            if (self::$pid !== getmypid()) {
+                self::reset();
+            }
+            $error = self::error($e, $route);
+            self::drive(); // moves the send on; starts one when a batch is due
+            if (count(self::$buffer) >= self::QUEUE_SIZE) {
+                self::$lost++;
+                self::logOnce('full', 'buffer full (' . self::QUEUE_SIZE . ' reports): newer reports are dropped');
+                return;
+            }
+            self::$buffer[] = $error;
+            if (self::$sending === 0 && count(self::$buffer) >= self::MAX_BATCH) {
+                self::start();
+            }
+            if (!self::$scheduled) {
+                self::$scheduled = true;
+                register_shutdown_function(static function (): void {
+                    self::$scheduled = false; // a report made after this schedules another send
+                    if (function_exists('fastcgi_finish_request')) {
+                        fastcgi_finish_request(); // the visitor has the response already
+                    }
+                    self::flush(self::TIMEOUT_MS);
+                });
+            }
+        } catch (\Throwable $failure) {
+            self::$lost++;
+            try {
+                self::logOnce('report', 'report dropped: ' . $failure->getMessage());
+            } catch (\Throwable) {
+                // nothing more to say
+            }
+        } finally {
+            self::$busy = false;
+        }
+    }
+
+    public static function flush(int $timeout_ms): bool
+    {
+        if (self::$busy) {
+            return false;
+        }
+        self::$busy = true;
+        try {
+            if (self::$pid !== getmypid()) {
+                self::reset();
+            }
+            $deadline = hrtime(true) + max(0, $timeout_ms) * 1_000_000;
+            self::drive();
+            while (self::$sending > 0 || self::$buffer !== []) {
+                $now = hrtime(true);
+                if (self::$sending > 0) {
+                    curl_multi_exec(self::$multi, $running);
+                    $done = curl_multi_info_read(self::$multi);
+                    if ($done !== false || $now >= self::$giveUpAt) {
+                        self::finish($done === false ? CURLE_OPERATION_TIMEDOUT : $done['result']);
+                    } elseif ($now >= $deadline) {
+                        break;
+                    } elseif (curl_multi_select(self::$multi, (min($deadline, self::$giveUpAt) - $now) / 1e9) < 0) {
+                        usleep(1000);
+                    }
+                } elseif (max($now, self::$pausedUntil) >= $deadline) {
+                    break;
+                } elseif ($now < self::$pausedUntil) {
+                    usleep(intdiv(self::$pausedUntil - $now, 1000));
+                } else {
+                    self::start();
+                }
+            }
+            $unsent = self::$sending + count(self::$buffer);
+            if ($unsent > 0) {
+                self::abort();
+                self::$buffer = [];
+                self::$lost += $unsent;
+                self::logOnce('unsent', "$unsent error(s) not sent within $timeout_ms ms");
+            }
+        } catch (\Throwable $failure) {
+            self::logOnce('flush', 'flush failed: ' . $failure->getMessage());
+            self::$lost++;
+        } finally {
+            self::$busy = false;
+        }
+        $delivered = self::$lost === 0;
+        self::$lost = 0;
+        return $delivered;
+    }
+
+    /**
+     * The error as the endpoint takes it: strings and ints taken now, so no
+     * exception (nor the frames it holds) is kept.
+     *
+     * @return array<string, int|string>
+     */
+    private static function error(mixed $e, mixed $route): array
+    {
+        if (!$e instanceof \Throwable) {
+            $e = new \InvalidArgumentException('nevision_report() got ' . get_debug_type($e) . ', not a Throwable');
+        }
         $exception_type = get_class($e);
-        $message = $e->getMessage();
-        // What PHP prints for an uncaught exception: trace and previous exceptions.
-        $stack = (string) $e;
-        $fingerprint = $exception_type . ':' . $route;
-        $timestamp_ms = (int) round(microtime(true) * 1000);
+        try {
+            $message = $e->getMessage(); // an error handler may throw on a message that is no string
+        } catch (\Throwable) {
+            $message = '<unprintable>';
+        }
+        try {
+            // What PHP prints for an uncaught exception: trace and previous exceptions.
+            $stack = (string) $e;
+        } catch (\Throwable) {
+            $stack = $e->getTraceAsString(); // a __toString() that throws
+        }
+        if (!is_string($route)) {
+            $route = self::text($route);
+        }
+        $fingerprint = $exception_type . ':' . $route; // null is ""
+        $timestamp_ms = (int) (microtime(true) * 1000);
         $filename = $e->getFile();
         $lineno = $e->getLine();
         $error = [
@@ -62,85 +232,168 @@ function nevision_report(\Throwable $e, string $route): void
             'filename' => $filename,
             'lineno' => $lineno,
         ];
-        if ($pending === []) { // the first report since the last send
-            register_shutdown_function(static function () use (&$pending): void {
-                $errors = $pending;
-                $pending = [];
-                nevision_send($errors);
-            });
+        if ($route === null) {
+            unset($error['url']);
         }
-        $pending[] = $error;
-    } catch (\Throwable $failure) {
-        nevision_log('report dropped: ' . $failure->getMessage());
+        return $error;
     }
-}
 
-/**
- * Sends queued errors in batches; called once, at shutdown.
- *
- * @param list<array<string, int|string>> $errors
- */
-function nevision_send(array $errors): void
-{
-    if (function_exists('fastcgi_finish_request')) {
-        fastcgi_finish_request();
-    }
-    $deadline = hrtime(true) + NEVISION_TIMEOUT_MS * 1_000_000;
-    while ($errors !== []) {
-        $batch = array_splice($errors, 0, NEVISION_MAX_BATCH);
+    /** A route that is not a string: its string form, or null when it has none. */
+    private static function text(mixed $value): ?string
+    {
+        if (!is_scalar($value) && !$value instanceof \Stringable) {
+            return null;
+        }
         try {
-            $reply = nevision_post($batch, $deadline);
-            $accepted = json_decode($reply, true)['accepted'] ?? 0;
-            if ($accepted < count($batch)) {
-                nevision_log(count($batch) . ' error(s) sent, not all accepted: ' . $reply);
-            }
-        } catch (\Throwable $failure) {
-            nevision_log(count($batch) . ' error(s) not sent: ' . $failure->getMessage());
+            return (string) $value;
+        } catch (\Throwable) {
+            return null; // a __toString() that throws
         }
     }
-}
 
-/**
- * POSTs one batch and returns the reply body; throws when there is none.
- *
- * @param list<array<string, int|string>> $batch
- */
-function nevision_post(array $batch, int $deadline): string
-{
-    $timeout_ms = intdiv($deadline - hrtime(true), 1_000_000);
-    if ($timeout_ms < 1) {
-        throw new \RuntimeException('timed out before this batch could be sent');
+    /** Moves the request in flight on without waiting; starts the next when a batch is due. */
+    private static function drive(): void
+    {
+        $now = hrtime(true);
+        if (self::$sending > 0) {
+            if ($now - self::$lastDriven > self::TIMEOUT_MS * 1_000_000) {
+                self::$giveUpAt = $now + self::TIMEOUT_MS * 1_000_000; // nothing drove it meanwhile
+            }
+            self::$lastDriven = $now;
+            curl_multi_exec(self::$multi, $running);
+            $done = curl_multi_info_read(self::$multi);
+            if ($done !== false) {
+                self::finish($done['result']);
+            } elseif ($now >= self::$giveUpAt) {
+                self::finish(CURLE_OPERATION_TIMEDOUT);
+            }
+        }
+        if (
+            self::$sending === 0
+            && self::$buffer !== []
+            && $now >= self::$pausedUntil
+            && (
+                count(self::$buffer) >= self::MAX_BATCH
+                || microtime(true) * 1000 - self::$buffer[0]['timestamp'] >= self::MAX_BATCH_WAIT_MS
+            )
+        ) {
+            self::start();
+        }
     }
-    $body = json_encode(
-        ['siteId' => NEVISION_SITE_ID, 'errors' => $batch],
-        JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR
-    );
-    $curl = curl_init(NEVISION_ENDPOINT);
-    curl_setopt_array($curl, [
-        CURLOPT_CUSTOMREQUEST => 'POST',
-        CURLOPT_POSTFIELDS => $body,
-        CURLOPT_HTTPHEADER => [
-            'Content-Type: application/json',
-            'x-nevision-api-key: ' . NEVISION_API_KEY,
-            'Expect:', // no 100-continue round trip for large batches
-        ],
-        CURLOPT_RETURNTRANSFER => true,
-        CURLOPT_CONNECTTIMEOUT_MS => $timeout_ms,
-        CURLOPT_TIMEOUT_MS => $timeout_ms,
-        CURLOPT_NOSIGNAL => true, // millisecond timeouts without SIGALRM
-    ]);
-    $reply = curl_exec($curl);
-    if ($reply === false) {
-        throw new \RuntimeException(curl_error($curl));
-    }
-    $status = curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
-    if ($status !== 200) {
-        throw new \RuntimeException("HTTP $status");
-    }
-    return $reply;
-}
 
-function nevision_log(string $line): void
-{
-    error_log('nevision: ' . str_replace(["\r", "\n"], ' ', substr($line, 0, 500)));
+    /** Starts sending the oldest batch; curl_multi carries it on without blocking. */
+    private static function start(): void
+    {
+        $batch = array_splice(self::$buffer, 0, self::MAX_BATCH);
+        $body = json_encode(
+            ['siteId' => NEVISION_SITE_ID, 'errors' => $batch],
+            JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR
+        );
+        self::$multi ??= curl_multi_init();
+        self::$curl ??= self::handle();
+        curl_setopt(self::$curl, CURLOPT_POSTFIELDS, $body);
+        self::$retryAfter = null;
+        curl_multi_add_handle(self::$multi, self::$curl);
+        self::$sending = count($batch);
+        self::$lastDriven = hrtime(true);
+        self::$giveUpAt = self::$lastDriven + self::TIMEOUT_MS * 1_000_000;
+        curl_multi_exec(self::$multi, $running);
+    }
+
+    /** One handle for every request, so batches share a kept-alive connection. */
+    private static function handle(): \CurlHandle
+    {
+        $curl = curl_init(NEVISION_ENDPOINT);
+        curl_setopt_array($curl, [
+            CURLOPT_CUSTOMREQUEST => 'POST',
+            CURLOPT_HTTPHEADER => [
+                'Content-Type: application/json',
+                'x-nevision-api-key: ' . NEVISION_API_KEY,
+                'Expect:', // no 100-continue round trip for large batches
+            ],
+            CURLOPT_RETURNTRANSFER => true,
+            CURLOPT_FOLLOWLOCATION => false, // the key goes to the endpoint and nowhere else
+            CURLOPT_NOSIGNAL => true,
+            CURLOPT_HEADERFUNCTION => static function (\CurlHandle $curl, string $line): int {
+                if (stripos($line, 'Retry-After:') === 0) {
+                    self::$retryAfter = trim(substr($line, 12));
+                }
+                return strlen($line);
+            },
+        ]);
+        return $curl;
+    }
+
+    /** Reads the outcome of the request in flight; logs each kind of failure once. */
+    private static function finish(int $result): void
+    {
+        $sent = self::$sending;
+        $status = curl_getinfo(self::$curl, CURLINFO_RESPONSE_CODE);
+        $reply = (string) curl_multi_getcontent(self::$curl);
+        self::abort();
+        $accepted = 0;
+        if ($result !== CURLE_OK) {
+            self::logOnce('network', "$sent error(s) not sent: " . curl_strerror($result));
+        } elseif ($status === 429) {
+            self::$pausedUntil = hrtime(true) + self::retryAfterMs() * 1_000_000;
+            self::logOnce('429', "$sent error(s) dropped: HTTP 429, sending paused");
+        } elseif ($status !== 200) {
+            $redirect = $status >= 300 && $status < 400 ? ' (redirects are not followed)' : '';
+            self::logOnce("HTTP $status", "$sent error(s) not sent: HTTP $status$redirect");
+        } else {
+            $accepted = json_decode($reply, true)['accepted'] ?? 0;
+            $accepted = is_int($accepted) ? $accepted : 0;
+            if ($accepted < $sent) {
+                self::logOnce('accepted', "$sent error(s) sent, not all accepted: " . substr($reply, 0, 200));
+            }
+        }
+        self::$lost += max(0, $sent - $accepted);
+    }
+
+    /** The pause a 429 asks for: Retry-After in seconds or as an HTTP date, capped. */
+    private static function retryAfterMs(): int
+    {
+        $value = self::$retryAfter ?? '';
+        if (is_numeric($value)) {
+            $ms = (float) $value * 1000;
+        } else {
+            $at = strtotime($value);
+            $ms = $at === false ? self::PAUSE_MS : ($at - microtime(true)) * 1000;
+        }
+        return (int) max(0, min(self::MAX_RETRY_AFTER_MS, $ms));
+    }
+
+    /** Takes the request in flight, if any, off the multi handle. */
+    private static function abort(): void
+    {
+        if (self::$sending > 0) {
+            curl_multi_remove_handle(self::$multi, self::$curl);
+            self::$sending = 0;
+        }
+    }
+
+    /** A pcntl_fork() child: the buffer and any request in flight belong to the parent. */
+    private static function reset(): void
+    {
+        if (self::$multi !== null) {
+            self::$inherited[] = self::$multi; // closing it here could disturb the parent's connection
+            self::$inherited[] = self::$curl;
+        }
+        self::$pid = getmypid();
+        self::$buffer = [];
+        self::$multi = null;
+        self::$curl = null;
+        self::$sending = 0;
+        self::$pausedUntil = 0;
+        self::$lost = 0;
+        self::$logged = [];
+    }
+
+    private static function logOnce(string $kind, string $line): void
+    {
+        if (!isset(self::$logged[$kind])) {
+            self::$logged[$kind] = true;
+            error_log('nevision: ' . str_replace(["\r", "\n"], ' ', substr($line, 0, 500)));
+        }
+    }
 }
