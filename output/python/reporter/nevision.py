@@ -104,10 +104,10 @@ class _State:
         self.worker = None
         self.dropped = 0
         self.logged = set()  # kinds of failure already logged
-        self.stopped = (
-            False  # "Invalid site" or "Errors disabled": nothing more is sent
-        )
-        self.paused_until = 0.0  # monotonic time before which nothing is sent
+        # "Invalid site" or "Errors disabled": nothing more is sent.
+        self.stopped = False
+        # time.monotonic() before which nothing is sent (429, limitReached, backoff).
+        self.paused_until = 0.0
 
 
 def _reset() -> None:
@@ -137,6 +137,7 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
         state.queue.put_nowait(item)
     except queue.Full:
         _drop(state, 1)
+        _log_once(state, "full", f"{QUEUE_SIZE} reports queued: newer ones are dropped")
     except Exception as failure:  # never replace the caller's exception
         _drop(state, 1)
         _log_once(state, "report", f"report dropped: {failure!r}")
@@ -384,9 +385,11 @@ def _text(value: object, fallback: Optional[str]) -> Optional[str]:
 
 
 def _log_once(state: _State, kind: str, line: str) -> None:
-    if kind not in state.logged:
+    with state.lock:
+        if kind in state.logged:
+            return
         state.logged.add(kind)
-        _logger.warning("nevision: %s", line)
+    _logger.warning("nevision: %s", line)
 
 
 @atexit.register
