@@ -110,8 +110,8 @@ def test_check_follows_the_spec(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "output", tmp_path / "output")
     stale = cli("--spec", str(spec), "check", cwd=tmp_path)
     assert stale.returncode == 1
-    assert "-const NEVISION_TIMEOUT_MS = 5000;" in stale.stdout
-    assert "+const NEVISION_TIMEOUT_MS = 6000;" in stale.stdout
+    assert "-    public const TIMEOUT_MS = 5000;" in stale.stdout
+    assert "+    public const TIMEOUT_MS = 6000;" in stale.stdout
     regenerate = cli("--spec", str(spec), "generate", "--all", "--out", "output", cwd=tmp_path)
     assert regenerate.returncode == 0
     assert cli("--spec", str(spec), "check", cwd=tmp_path).returncode == 0
