@@ -12,6 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+#: Sequences that end or open a comment, or change how a lexer reads it, in some
+#: target language: block comment ends and (nested, Kotlin and Swift) starts, PHP's
+#: close tag (it ends PHP mode even inside a // comment), Python's docstring quote.
+_COMMENT_HAZARDS = ("*/", "/*", "?>", '"""')
+
+
+def comment_problem(text: str) -> str:
+    """Why ``text`` cannot stand in a comment of every target language, or "".
+
+    Comment text is printable ASCII without a backslash (Java reads ``\\uXXXX``
+    everywhere, comments included; Python docstrings read every escape) and without
+    any sequence that ends or opens a comment in some language.
+    """
+    if any(not " " <= char <= "~" for char in text):
+        return "must be printable ASCII (no line breaks or control characters)"
+    if "\\" in text:
+        return "must not contain a backslash"
+    for hazard in _COMMENT_HAZARDS:
+        if hazard in text:
+            return f"must not contain {hazard!r}"
+    return ""
+
 
 class Code(str):
     """Text that is already valid code in the target language.

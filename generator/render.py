@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,8 @@ import jinja2
 
 from generator.errors import SnippetsError
 from generator.languages import LANGUAGES, Language, get_language
-from generator.literals import Code
-from generator.spec import Spec, check_base_url, load_spec
+from generator.literals import Code, comment_problem
+from generator.spec import Spec, check_api_key, check_base_url, check_site_id, load_spec
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -63,10 +64,11 @@ def _ident_filter(context: jinja2.runtime.Context, value: object) -> Code:
 
 
 def _text_filter(value: object) -> Code:
-    """Plain text for a comment: one line, no comment terminators."""
+    """Plain text for a comment: safe in every target language's lexer."""
     text = str(value)
-    if any(ch in text for ch in "\r\n\u2028\u2029") or "*/" in text or "?>" in text:
-        raise _UnescapedValue(f"{text!r} cannot go into a comment")
+    problem = comment_problem(text)
+    if problem:
+        raise _UnescapedValue(f"{text!r} cannot go into a comment: it {problem}")
     return Code(text)
 
 
@@ -96,13 +98,17 @@ class Settings:
     base_url: str
 
 
-def _check_text(option: str, value: str) -> None:
-    if value == "":
-        raise SnippetsError(f"{option} must not be empty")
+def _text_value(option: str, value: object) -> str | None:
+    """A caller's value: None (the default) or a ``str`` of valid Unicode text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SnippetsError(f"{option} must be text, got {type(value).__name__}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise SnippetsError(f"{option} is not valid UTF-8 text") from None
+    return value
 
 
 def make_settings(
@@ -111,24 +117,30 @@ def make_settings(
     api_key: str | None = None,
     endpoint: str | None = None,
 ) -> Settings:
-    """Merge user values over the spec's placeholders, rejecting unusable ones."""
-    settings = Settings(
+    """Merge user values over the spec's placeholders, rejecting unusable ones.
+
+    The spec's own values were checked when it loaded; these are the caller's.
+    """
+    site_id = _text_value("--site-id", site_id)
+    api_key = _text_value("--api-key", api_key)
+    endpoint = _text_value("--endpoint", endpoint)
+    for option, value, check in (
+        ("--site-id", site_id, check_site_id),
+        ("--api-key", api_key, check_api_key),
+    ):
+        problem = None if value is None else check(value)
+        if problem:
+            raise SnippetsError(f"{option} {problem}")
+    base_url = spec.api.base_url if endpoint is None else endpoint.rstrip("/")
+    if endpoint is not None:
+        problem = check_base_url(base_url)
+        if problem:
+            raise SnippetsError(f"--endpoint {base_url[:80]!r} {problem}")
+    return Settings(
         site_id=spec.placeholders.site_id if site_id is None else site_id,
         api_key=spec.placeholders.api_key if api_key is None else api_key,
-        base_url=spec.api.base_url if endpoint is None else endpoint.rstrip("/"),
+        base_url=base_url,
     )
-    _check_text("--site-id", settings.site_id)
-    _check_text("--api-key", settings.api_key)
-    key = settings.api_key
-    if any(not " " <= ch <= "~" for ch in key) or key != key.strip():
-        raise SnippetsError(
-            "--api-key must be printable ASCII without leading or trailing spaces "
-            "(it is sent as an HTTP header)"
-        )
-    problem = check_base_url(settings.base_url)
-    if problem:
-        raise SnippetsError(f"--endpoint {settings.base_url!r} {problem}")
-    return settings
 
 
 def _template_line(exc: BaseException) -> str:
@@ -243,7 +255,7 @@ def render(
     site_id: str | None = None,
     api_key: str | None = None,
     endpoint: str | None = None,
-    spec: Path = DEFAULT_SPEC,
+    spec: Path | str = DEFAULT_SPEC,
     package: str | None = None,
 ) -> str:
     """Render one personalised snippet: the API a dashboard calls.
@@ -254,4 +266,9 @@ def render(
     Raises :class:`~generator.errors.SnippetsError` with a one-line message on
     any bad input.
     """
-    return Generator.from_path(spec).render(language, variant, site_id, api_key, endpoint, package)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise SnippetsError(f"spec must be a path, got {type(spec).__name__}")
+    package = _text_value("--package", package)
+    return Generator.from_path(Path(spec)).render(
+        language, variant, site_id, api_key, endpoint, package
+    )

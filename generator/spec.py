@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from generator.errors import SnippetsError
+from generator.literals import comment_problem
 
 T = TypeVar("T")
 
@@ -36,10 +37,22 @@ FINGERPRINT_PARTS = ("exception_type", "route")
 JSON_TYPES = ("string", "integer")
 METHODS = ("POST", "PUT")
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-# Text that is printed into generated comments: no newlines, no comment closers.
-_COMMENT_SAFE = re.compile(r"^[A-Za-z0-9 .,:;_+*@/()<>=~^-]*$")
+# Every pattern is matched whole (fullmatch: "$" would also match before a final
+# newline) and spells out ASCII ("\\w" and "\\d" admit other scripts).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+")
+_URL_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+#: YAML 1.1's spellings of true and false, which PyYAML's resolver tags as booleans.
+_BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+#: Limits that keep a mistaken or hostile spec from costing minutes and gigabytes:
+#: the real spec is a few kilobytes, nests five deep and holds short strings.
+MAX_SPEC_BYTES = 256 * 1024
+MAX_DEPTH = 20
+MAX_TEXT = 1000
+MAX_DIGITS = 12
 
 
 class SpecError(SnippetsError):
@@ -167,6 +180,12 @@ class Spec:
         return self.api.base_url + self.api.path
 
 
+def _shown(value: object) -> str:
+    """``repr`` of a value for an error line, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class _Value:
     """A YAML node with the key path that led to it, for precise errors."""
 
@@ -185,7 +204,7 @@ class _Value:
             return "a mapping"
         if isinstance(self.node, yaml.SequenceNode):
             return "a list"
-        return repr(self.node.value)
+        return _shown(self.node.value)
 
     def _scalar(self, expected: str) -> yaml.ScalarNode:
         if not isinstance(self.node, yaml.ScalarNode):
@@ -193,29 +212,46 @@ class _Value:
         return self.node
 
     def text(self, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        """A non-empty string, matched whole by ``pattern`` when given."""
         node = self._scalar("a string")
         if node.tag != "tag:yaml.org,2002:str":
-            raise self.fail(f"expected a string, got {node.value!r}; quote it")
-        if node.value == "":
+            raise self.fail(f"expected a string, got {_shown(node.value)}; quote it")
+        value = str(node.value)
+        if value == "":
             raise self.fail("must not be empty")
-        if pattern is not None and not pattern.match(node.value):
-            raise self.fail(f"{node.value!r} is not {what}")
-        return str(node.value)
+        if len(value) > MAX_TEXT:
+            raise self.fail(f"is {len(value)} characters long; at most {MAX_TEXT}")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.fail(f"{_shown(value)} is not {what}")
+        return value
+
+    def comment_text(self, what: str = "plain text") -> str:
+        """A string that is also printed in comments: safe in every language's lexer."""
+        value = self.text()
+        problem = comment_problem(value)
+        if problem:
+            raise self.fail(f"{_shown(value)} is not {what}: it {problem}")
+        return value
 
     def integer(self, low: int, high: int) -> int:
+        """A plain decimal integer from ``low`` to ``high``, whatever tag it carries."""
         node = self._scalar("an integer")
-        if node.tag != "tag:yaml.org,2002:int":
-            raise self.fail(f"expected an integer, got {node.value!r}")
-        value = int(yaml.safe_load(node.value))
+        text = str(node.value).strip()
+        if node.tag != "tag:yaml.org,2002:int" or not _DECIMAL.fullmatch(text):
+            raise self.fail(f"expected an integer, got {_shown(node.value)}")
+        if len(text.lstrip("+-")) > MAX_DIGITS:
+            raise self.fail(f"must be between {low} and {high}, got {_shown(text)}")
+        value = int(text)
         if not low <= value <= high:
             raise self.fail(f"must be between {low} and {high}, got {value}")
         return value
 
     def boolean(self) -> bool:
         node = self._scalar("true or false")
-        if node.tag != "tag:yaml.org,2002:bool":
-            raise self.fail(f"expected true or false, got {node.value!r}")
-        return bool(yaml.safe_load(node.value))
+        value = _BOOLEANS.get(str(node.value).lower())
+        if node.tag != "tag:yaml.org,2002:bool" or value is None:
+            raise self.fail(f"expected true or false, got {_shown(node.value)}")
+        return value
 
     def choice(self, choices: tuple[str, ...] | list[str]) -> str:
         value = self.text()
@@ -278,19 +314,49 @@ def _record(value: _Value, build: Callable[[_Mapping], T]) -> T:
     return result
 
 
+#: Longest site id, API key or base URL accepted (from the spec or a caller). Real ones
+#: are far shorter; a literal of 64 KiB is more than javac and kotlinc take.
+MAX_VALUE = 512
+
+
 def check_base_url(url: str) -> str | None:
     """Return why ``url`` is not a usable base URL, or None when it is."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// URL with a host"
-    if parts.query or parts.fragment or url.endswith("/"):
-        return "must have no query, fragment or trailing slash"
+    if len(url) > MAX_VALUE:
+        return f"is {len(url)} characters long; at most {MAX_VALUE}"
     if any(c <= " " or c > "~" or c in "\"'\\<>{}|^`" for c in url):
         return "must contain only printable ASCII without quotes or spaces"
+    if "?" in url or "#" in url or url.endswith("/"):
+        return "must have no query, fragment or trailing slash"
     try:
+        parts = urlsplit(url)
         _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
-        return "has an invalid port"
+        return "is not a valid URL (host or port)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    return None
+
+
+def check_site_id(value: str) -> str | None:
+    """Why ``value`` cannot be a site id, or None.
+
+    It travels in the JSON body and reaches code only as a literal: any text goes.
+    """
+    if value == "":
+        return "must not be empty"
+    if len(value) > MAX_VALUE:
+        return f"is {len(value)} characters long; at most {MAX_VALUE}"
+    return None
+
+
+def check_api_key(value: str) -> str | None:
+    """Why ``value`` cannot be an API key, or None: it travels as an HTTP header value."""
+    if value == "":
+        return "must not be empty"
+    if len(value) > MAX_VALUE:
+        return f"is {len(value)} characters long; at most {MAX_VALUE}"
+    if any(not " " <= ch <= "~" for ch in value) or value != value.strip():
+        return "must be printable ASCII without leading or trailing spaces (it is an HTTP header)"
     return None
 
 
@@ -301,12 +367,12 @@ def _api(m: _Mapping) -> Api:
     if problem:
         raise base.fail(f"{base_url!r} {problem}")
     path = m["path"]
-    path_value = path.text(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "a URL path like /a/b")
+    path_value = path.text(_URL_PATH, "a URL path like /a/b")
     return Api(
         base_url=base_url,
         path=path_value,
         method=m["method"].choice(METHODS),
-        content_type=m["content_type"].text(re.compile(r"^[\w.+-]+/[\w.+-]+$"), "a media type"),
+        content_type=m["content_type"].text(_MEDIA_TYPE, "a media type"),
         api_key_header=m["api_key_header"].text(_HEADER, "an HTTP header name"),
         timeout_ms=m["timeout_ms"].integer(100, 120_000),
     )
@@ -341,9 +407,14 @@ def _payload(m: _Mapping) -> Payload:
     max_errors = max_value.integer(1, 1000)
     if max_errors < min_errors:
         raise max_value.fail(f"must be at least min_errors ({min_errors})")
+    site_id_field = m["site_id_field"].text(_NAME, "a field name")
+    errors_value = m["errors_field"]
+    errors_field = errors_value.text(_NAME, "a field name")
+    if errors_field == site_id_field:
+        raise errors_value.fail(f"{errors_field!r} is site_id_field too: the names must differ")
     return Payload(
-        site_id_field=m["site_id_field"].text(_NAME, "a field name"),
-        errors_field=m["errors_field"].text(_NAME, "a field name"),
+        site_id_field=site_id_field,
+        errors_field=errors_field,
         min_errors=min_errors,
         max_errors=max_errors,
         error_fields=tuple(fields),
@@ -358,27 +429,34 @@ def _fingerprint(m: _Mapping) -> Fingerprint:
     separator = m["separator"]
     node = separator._scalar("a string")
     if node.tag != "tag:yaml.org,2002:str":
-        raise separator.fail(f"expected a string, got {node.value!r}; quote it")
+        raise separator.fail(f"expected a string, got {_shown(node.value)}; quote it")
+    if len(str(node.value)) > MAX_TEXT:
+        raise separator.fail(f"is {len(str(node.value))} characters long; at most {MAX_TEXT}")
     return Fingerprint(parts=parts, separator=str(node.value))
 
 
 def _response(m: _Mapping) -> Response:
+    names: dict[str, str] = {}
+    for key in ("accepted_field", "error_field", "limit_reached_field"):
+        value = m[key]
+        name = value.text(_NAME, "a field name")
+        if name in names:
+            raise value.fail(f"{name!r} is {names[name]} too: the names must differ")
+        names[name] = key
+    accepted, error, limit = names
     return Response(
         status=m["status"].integer(200, 299),
-        accepted_field=m["accepted_field"].text(_NAME, "a field name"),
-        error_field=m["error_field"].text(_NAME, "a field name"),
+        accepted_field=accepted,
+        error_field=error,
         errors=_record(
             m["errors"],
             lambda e: ResponseErrors(
-                invalid_site=e["invalid_site"].text(),
-                errors_disabled=e["errors_disabled"].text(),
+                invalid_site=e["invalid_site"].comment_text(),
+                errors_disabled=e["errors_disabled"].comment_text(),
             ),
         ),
-        limit_reached_field=m["limit_reached_field"].text(_NAME, "a field name"),
+        limit_reached_field=limit,
     )
-
-
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def _reporter(m: _Mapping) -> Reporter:
@@ -419,16 +497,45 @@ def _client(m: _Mapping) -> Client:
 
 def _library(m: _Mapping) -> Library:
     return Library(
-        name=m["name"].text(_COMMENT_SAFE, "a plain library name"),
-        version=m["version"].text(_COMMENT_SAFE, "a plain version"),
+        name=m["name"].comment_text("a plain library name"),
+        version=m["version"].comment_text("a plain version"),
     )
 
 
 def _language(m: _Mapping) -> LanguageSpec:
     return LanguageSpec(
-        runtime=m["runtime"].text(_COMMENT_SAFE, "plain text"),
+        runtime=m["runtime"].comment_text(),
         libraries=tuple(_record(item, _library) for item in m["libraries"].items()),
     )
+
+
+def _placeholders(m: _Mapping) -> Placeholders:
+    values = []
+    for key, check in (("site_id", check_site_id), ("api_key", check_api_key)):
+        item = m[key]
+        value = item.text()
+        problem = check(value)
+        if problem:
+            raise item.fail(f"{_shown(value)} {problem}")
+        values.append(value)
+    return Placeholders(*values)
+
+
+def _check_depth(value: _Value) -> None:
+    """Refuse nesting deeper than MAX_DEPTH; shared (aliased) nodes are visited once."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(value.node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise value.fail(f"nested more than {MAX_DEPTH} levels deep", node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
 
 
 def _spec(path: Path, known_languages: Collection[str], m: _Mapping) -> Spec:
@@ -440,10 +547,7 @@ def _spec(path: Path, known_languages: Collection[str], m: _Mapping) -> Spec:
     return Spec(
         path=path,
         api=_record(m["api"], _api),
-        placeholders=_record(
-            m["placeholders"],
-            lambda p: Placeholders(site_id=p["site_id"].text(), api_key=p["api_key"].text()),
-        ),
+        placeholders=_record(m["placeholders"], _placeholders),
         payload=payload,
         fingerprint=fingerprint,
         response=_record(m["response"], _response),
@@ -461,10 +565,14 @@ def load_spec(path: Path, known_languages: Collection[str]) -> Spec:
     """
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SpecError(f"{name}: cannot read spec: {reason}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"{name}: the spec is larger than {MAX_SPEC_BYTES // 1024} KiB")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -473,6 +581,10 @@ def load_spec(path: Path, known_languages: Collection[str]) -> Spec:
         raise SpecError(f"{name}:{line} invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{name}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{name}: nested more than {MAX_DEPTH} levels deep") from None
     if root is None:
         raise SpecError(f"{name}: the spec is empty")
-    return _record(_Value(root, "", name), lambda m: _spec(path, known_languages, m))
+    top = _Value(root, "", name)
+    _check_depth(top)
+    return _record(top, lambda m: _spec(path, known_languages, m))

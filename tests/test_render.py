@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from generator import SnippetsError, render
 from generator.languages import LANGUAGES, Language
-from generator.render import Generator, make_env
+from generator.render import DEFAULT_SPEC, Generator, make_env
 from tests.support import HOSTILE_KEY, HOSTILE_TEXT, PAIR_IDS, PAIRS, generator_for, spec_variant
 
 
@@ -36,8 +37,14 @@ def test_literal_and_number_filters_are_what_prints(tmp_path: Path) -> None:
     assert generator.render("python", site_id="a\n$") == 'S = "a\\n$"\nT = 5000\n'
 
 
-def test_comment_text_refuses_line_breaks_and_terminators(tmp_path: Path) -> None:
-    generator = write_template(tmp_path, "# {{ 'x */ y'|text }}\n")
+@pytest.mark.parametrize(
+    "text",
+    ["x */ y", "x /* y", "x \\u002a/ y", "x ?> y", 'x """ y', "x\ny", "x\u2028y", "é"],
+)
+def test_comment_text_refuses_what_some_lexer_reads(tmp_path: Path, text: str) -> None:
+    # Java decodes \\uXXXX in comments, Kotlin and Swift nest /*, PHP's ?> ends a // comment.
+    generator = write_template(tmp_path, "# {{ value|text }}\n")
+    generator.env.globals["value"] = text
     with pytest.raises(SnippetsError, match="cannot go into a comment"):
         generator.render("python")
 
@@ -66,9 +73,16 @@ def test_render_api_personalises_the_snippet() -> None:
         ({"language": "python", "api_key": "ключ"}, "--api-key must be printable ASCII"),
         ({"language": "python", "site_id": ""}, "--site-id must not be empty"),
         ({"language": "python", "site_id": "\udcff"}, "--site-id is not valid UTF-8"),
+        ({"language": "python", "endpoint": "http://[::1"}, "is not a valid URL"),
+        ({"language": "python", "endpoint": "http://host?"}, "must have no query"),
+        ({"language": "python", "endpoint": "http://host#"}, "must have no query"),
+        ({"language": "python", "site_id": "s" * 65536}, "--site-id is 65536 characters long"),
+        ({"language": "python", "site_id": b"bytes"}, "--site-id must be text, got bytes"),
+        ({"language": "python", "api_key": b"bytes"}, "--api-key must be text, got bytes"),
+        ({"language": "python", "endpoint": b"http://h"}, "--endpoint must be text, got bytes"),
     ],
 )
-def test_bad_input_is_one_clear_error(kwargs: dict[str, str], message: str) -> None:
+def test_bad_input_is_one_clear_error(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(SnippetsError, match=message.replace("?", r"\?")):
         render(
             kwargs.pop("language"),
@@ -77,6 +91,14 @@ def test_bad_input_is_one_clear_error(kwargs: dict[str, str], message: str) -> N
             kwargs.get("api_key"),
             kwargs.get("endpoint"),
         )
+
+
+def test_render_takes_the_spec_as_a_str_path_and_refuses_other_things(tmp_path: Path) -> None:
+    assert render("python", spec=str(DEFAULT_SPEC)) == render("python", spec=DEFAULT_SPEC)
+    with pytest.raises(SnippetsError, match="spec must be a path, got bytes"):
+        render("python", spec=b"snippets_spec.yaml")  # type: ignore[arg-type]
+    with pytest.raises(SnippetsError, match="cannot read spec"):
+        render("python", spec=str(tmp_path / "missing.yaml"))
 
 
 @pytest.mark.parametrize(("language", "variant"), PAIRS, ids=PAIR_IDS)

@@ -102,3 +102,83 @@ def test_unreadable_and_empty_specs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("# nothing\n", encoding="utf-8")
     assert error_for(empty) == f"{empty}: the spec is empty"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "marker", "expected"),
+    [
+        # "$" matched before a final newline: the header went on the wire as "x\n: KEY".
+        ("  api_key_header: x-nevision-api-key", '  api_key_header: "x-nevision-api-key\\n"',
+         "api_key_header", "is not an HTTP header name"),
+        ("  content_type: application/json", '  content_type: "application/json\\n"',
+         "content_type", "is not a media type"),
+        ("  content_type: application/json", "  content_type: application/jsön",
+         "content_type", "is not a media type"),
+        ("  path: /public/errors/ingest", '  path: "/public/errors/ingest\\n"', "path:",
+         "is not a URL path"),
+        ("    - name: url", "    - name: urlé", "name: urlé", "is not a field name"),
+        ("    site_id: NEVISION_SITE_ID", '    site_id: "NEVISION_SITE_ID\\n"', "site_id: \"NEV",
+         "is not an environment variable name"),
+        # Tags do not defeat the type checks, and odd integers are one line, not a traceback.
+        ("  timeout_ms: 5000", '  timeout_ms: !!int "5000.5"', "timeout_ms",
+         "expected an integer, got '5000.5'"),
+        ("  timeout_ms: 5000", '  timeout_ms: !!int "abc"', "timeout_ms",
+         "expected an integer, got 'abc'"),
+        ("  timeout_ms: 5000", '  timeout_ms: !!int ".inf"', "timeout_ms",
+         "expected an integer, got '.inf'"),
+        ("  timeout_ms: 5000", "  timeout_ms: " + "9" * 5000, "timeout_ms",
+         "must be between 100 and 120000, got '99999"),
+        ("      required: true\n    - name: message", '      required: !!bool "maybe"\n'
+         "    - name: message", "maybe", "expected true or false, got 'maybe'"),
+        # Field names must differ: the site id was silently overwritten by the error list.
+        ("  site_id_field: siteId", "  site_id_field: errors", "errors_field",
+         "'errors' is site_id_field too"),
+        ("  error_field: error", "  error_field: accepted", "error_field: accepted",
+         "'accepted' is accepted_field too"),
+        # Everything printed in a comment is safe in every language's lexer.
+        ("    invalid_site: Invalid site",
+         "    invalid_site: 'Invalid site \\u002a/ package p; /\\u002a'",
+         "invalid_site", "must not contain a backslash"),
+        ("    runtime: Kotlin 1.9+ on the JVM", "    runtime: Kotlin 1.9+ /* on the JVM",
+         "runtime: Kotlin", "must not contain '/*'"),
+        ("    runtime: Python 3.8+", "    runtime: Python 3.8+ ?> <?php", "runtime: Python",
+         "must not contain '?>'"),
+        ("    runtime: Python 3.8+", "    runtime: 'Python \"\"\" 3.8+'", "runtime: 'Python",
+         "must not contain '\"\"\"'"),
+        # Placeholders are checked where they are written, not blamed on --api-key.
+        ("  api_key: YOUR_API_KEY", '  api_key: "YOUR API KEY\\r\\nX-Evil: 1"', "api_key: \"YOUR",
+         "placeholders.api_key:"),
+        ("  site_id: YOUR_SITE_ID", "  site_id: " + "s" * 600, "site_id: sss",
+         "at most 512"),
+        ("    runtime: Python 3.8+", "    runtime: Python " + "3" * 2000, "runtime: Python",
+         "at most 1000"),
+    ],
+)  # fmt: skip
+def test_hostile_spec_values_are_one_line_with_their_place(
+    tmp_path: Path, old: str, new: str, marker: str, expected: str
+) -> None:
+    path = spec_variant(tmp_path, (old, new))
+    message = error_for(path)
+    assert message.startswith(f"{path}:{line_of(path, marker)}: "), message
+    assert expected in message
+
+
+def test_deep_nesting_is_one_line(tmp_path: Path) -> None:
+    for depth in (30, 500, 5000):
+        path = tmp_path / f"deep{depth}.yaml"
+        path.write_text("a: " + "[" * depth + "]" * depth + "\n", encoding="utf-8")
+        assert "nested more than 20 levels deep" in error_for(path)
+
+
+def test_a_huge_spec_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("flows: [" + "1, " * 2_000_000 + "]\n", encoding="utf-8")
+    assert error_for(path) == f"{path}: the spec is larger than 256 KiB"
+
+
+def test_aliases_are_not_expanded_into_a_blow_up(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 18)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert "a0: unknown key" in error_for(path) or "missing key" in error_for(path)
