@@ -47,11 +47,10 @@ def _proxy_variables(host: str, port: int) -> dict[str, str]:
 def _jvm_proxy_properties(host: str, port: int) -> dict[str, str]:
     """The JVM's own proxy settings, read by the default ProxySelector.
 
-    Its default ``nonProxyHosts`` skips the proxy for 127.*, where the stub runs.
+    The JDK appends its loopback defaults to any non-empty ``http.nonProxyHosts``;
+    only an empty one lets 127.0.0.1, where the stub runs, go through the proxy.
     """
-    properties = (
-        f"-Dhttp.proxyHost={host} -Dhttp.proxyPort={port} -Dhttp.nonProxyHosts=none.invalid"
-    )
+    properties = f"-Dhttp.proxyHost={host} -Dhttp.proxyPort={port} -Dhttp.nonProxyHosts="
     return {"JAVA_TOOL_OPTIONS": properties}
 
 

@@ -76,9 +76,11 @@ STORM_REPORTS = 2000
 STORM_HOLD_S = 1.0
 #: Threads the storm may add to what the process had before its first report.
 STORM_THREADS = 4
-#: Retry-After in the 429 cases (seconds), and the slack allowed on the pause.
+#: Retry-After in the 429 cases: seconds, and an HTTP date this far ahead (whole seconds,
+#: so the pause is at least one second less); the slack allowed on the pause. The
+#: reporter's retry must still fit in its exit flush.
 RETRY_AFTER_S = 1
-RETRY_AFTER_DATE_S = 2
+RETRY_AFTER_DATE_S = 1.5
 PAUSE_SLACK_S = 0.1
 #: The longest a buffered report waits for its batch in verify's builds (PHP, which has no
 #: background sender, sends at the next report call after this): the cases' reports a

@@ -9,7 +9,7 @@
  *     try {
  *         handleCheckout();
  *     } catch (RuntimeException e) {
- *         Nevision.report(e, "/checkout"); // a few microseconds; never throws
+ *         Nevision.report(e, "/checkout"); // a few microseconds; never throws; route may be null
  *         throw e;
  *     }
  *
@@ -18,35 +18,44 @@
  *
  * Settings come from the environment variables NEVISION_SITE_ID, NEVISION_API_KEY
  * and NEVISION_ENDPOINT (a base URL such as https://api.example.com), and fall back to
- * the values written below.
+ * the values written below; a value with control characters (or an API key that is not printable
+ * ASCII, or a base URL that is not an http(s) URL) is ignored.
  *
- * report only puts the exception on a queue of 1000; when the queue is full the
- * newest report is dropped and counted (dropped()). One daemon thread, started on the first
- * report, formats the reports and sends them, up to 20 per request over one reused
- * HttpClient, each request bounded by 5000 ms. HTTP 429, 5xx and network errors are tried
- * 3 times with exponential backoff, then dropped; a reply with limitReached pauses
- * sending for a while; "Invalid site" and "Errors disabled" stop sending for the life of the
- * process. A shutdown hook waits at most 2000 ms at a normal exit for the queue
- * to be sent. Each kind of failure is written to System.err once; the reporter never
- * reports its own failures.
+ * report takes the exception's type, message and stack frames at the call (never the exception
+ * itself) and puts them on a queue of 1000; when the queue is full the newest report is
+ * dropped and counted (dropped()). One daemon thread, started on the first report, formats the
+ * reports and sends them, up to 20 per request over one reused HttpClient (which
+ * follows no redirects and takes proxies from the default ProxySelector, e.g. -Dhttp.proxyHost),
+ * each request bounded by 5000 ms. HTTP 429, 5xx and network errors are tried 3 times
+ * with exponential backoff, then dropped; a 429's Retry-After (at most 60000 ms) and a
+ * reply with limitReached pause all sending; "Invalid site" and "Errors disabled" stop
+ * it for the life of the process. A shutdown hook waits at most 2000 ms at exit (main
+ * returning, System.exit or an uncaught exception) for the queue to be sent. Each kind of failure
+ * is written to System.err once; the reporter never reports its own failures.
  */
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import java.net.ProxySelector;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -58,6 +67,7 @@ public final class Nevision {
     private static final long TIMEOUT_MS = 5000;
     private static final int MAX_BATCH = 20;
     private static final int QUEUE_SIZE = 1000;
+    private static final long MAX_RETRY_AFTER_MS = 60000;
     private static final long FLUSH_TIMEOUT_MS = 2000;
     private static final int RETRY_ATTEMPTS = 3;
     private static final long INITIAL_BACKOFF_MS = 500;
@@ -65,15 +75,41 @@ public final class Nevision {
     private static final long LIMIT_REACHED_PAUSE_MS = 60000;
     private static final int MAX_MESSAGE_LENGTH = 4096;
     private static final int MAX_STACK_LENGTH = 32768;
+    /** Throwables of one report (causes, suppressed) taken at most: a cause chain may be endless. */
+    private static final int MAX_THROWABLES = 32;
+    private static final StackTraceElement[] NO_FRAMES = new StackTraceElement[0];
 
-    /** What the caller hands over: formatting waits for the worker. */
+    /**
+     * One throwable of a report as printStackTrace prints it: its caption and description
+     * line, and its frames (immutable strings and numbers, no live objects).
+     */
+    private static final class Part {
+        final String prefix;
+        final String line;
+        final StackTraceElement[] frames;
+        /** The frames of the throwable it is printed inside, for "... n more"; null for the top. */
+        final StackTraceElement[] enclosing;
+
+        Part(String prefix, String line, StackTraceElement[] frames, StackTraceElement[] enclosing) {
+            this.prefix = prefix;
+            this.line = line;
+            this.frames = frames;
+            this.enclosing = enclosing;
+        }
+    }
+
+    /** What the caller hands over: everything the payload needs, taken at the call. */
     private static final class Report {
-        final Throwable error;
+        final String type;
+        final String message;
+        final List<Part> parts;
         final String route;
         final long timestampMs;
 
-        Report(Throwable error, String route, long timestampMs) {
-            this.error = error;
+        Report(String type, String message, List<Part> parts, String route, long timestampMs) {
+            this.type = type;
+            this.message = message;
+            this.parts = parts;
             this.route = route;
             this.timestampMs = timestampMs;
         }
@@ -88,10 +124,12 @@ public final class Nevision {
     /** Kinds of failure already written to System.err. */
     private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
+    /** The sender thread, set only once it has started. */
     private static volatile Thread worker;
+    private static boolean exitHookAdded;
     /** "Invalid site" or "Errors disabled": nothing more is sent. */
     private static volatile boolean stopped;
-    /** System.nanoTime() before which nothing is sent (limitReached); the worker's own. */
+    /** System.nanoTime() before which nothing is sent (limitReached, 429); the worker's own. */
     private static long resumeAt = System.nanoTime();
 
     private Nevision() {
@@ -102,12 +140,11 @@ public final class Nevision {
      * costs the caller time, and a failure here never reaches it.
      */
     private static final class Sender {
-        static final String SITE_ID = setting("NEVISION_SITE_ID", "YOUR_SITE_ID");
-        static final String API_KEY = setting("NEVISION_API_KEY", "YOUR_API_KEY");
-        static final String ENDPOINT = setting("NEVISION_ENDPOINT", "https://api.nevision.app")
-                .replaceAll("/+$", "") + "/public/errors/ingest";
-        static final HttpClient CLIENT =
-                HttpClient.newBuilder().connectTimeout(Duration.ofMillis(TIMEOUT_MS)).build();
+        static final String SITE_ID = setting("NEVISION_SITE_ID", "YOUR_SITE_ID", false);
+        static final String API_KEY = setting("NEVISION_API_KEY", "YOUR_API_KEY", true);
+        static final URI ENDPOINT = URI.create(baseUrl("NEVISION_ENDPOINT", "https://api.nevision.app")
+                .replaceAll("/+$", "") + "/public/errors/ingest");
+        static final HttpClient CLIENT = newClient(Duration.ofMillis(TIMEOUT_MS));
         static final Pattern ACCEPTED = replyField("accepted", "(\\d+)");
         static final Pattern ERROR = replyField("error", "(\"(?:[^\"\\\\]|\\\\.)*\")");
         static final Pattern LIMIT_REACHED = replyField("limitReached", "true\\b");
@@ -121,6 +158,7 @@ public final class Nevision {
     /**
      * Queues {@code t} for nevision. Never throws, never blocks and never waits
      * for the network, so it is safe in a catch block right before rethrowing.
+     * {@code route} may be null: the report then has no URL.
      */
     public static void report(Throwable t, String route) {
         try {
@@ -131,16 +169,24 @@ public final class Nevision {
                 DROPPED.incrementAndGet();
                 return;
             }
-            if (worker == null) {
-                startWorker();
+            if (QUEUE.remainingCapacity() == 0) {
+                dropFull();
+                return;
+            }
+            Report report = take(t, route);
+            if (worker == null && !startWorker()) {
+                DROPPED.incrementAndGet(); // tried again on the next report
+                logOnce("start", "report dropped: the sender thread could not start");
+                return;
             }
             UNFINISHED.incrementAndGet();
-            if (!QUEUE.offer(new Report(t, route, System.currentTimeMillis()))) {
+            if (!QUEUE.offer(report)) {
                 finish(1);
-                DROPPED.incrementAndGet(); // the queue is full: drop the newest
+                dropFull();
             }
         } catch (Throwable failure) { // never replace the caller's exception
-            logOnce("report", "report dropped: " + failure);
+            DROPPED.incrementAndGet();
+            logOnce("report", "report dropped: " + failure.getClass().getName());
         }
     }
 
@@ -166,7 +212,7 @@ public final class Nevision {
             Thread.currentThread().interrupt();
             return false;
         } catch (RuntimeException failure) {
-            logOnce("flush", "flush failed: " + failure);
+            logOnce("flush", "flush failed: " + failure.getClass().getName());
             return false;
         }
     }
@@ -176,10 +222,97 @@ public final class Nevision {
         return DROPPED.get();
     }
 
-    private static void startWorker() {
+    private static void dropFull() {
+        DROPPED.incrementAndGet();
+        logOnce("full", "queue of " + QUEUE_SIZE + " full: new reports are dropped");
+    }
+
+    /** The report's fields, taken now: overrides that throw fall back, and the Throwable is not kept. */
+    private static Report take(Throwable t, String route) {
+        String message;
+        try {
+            message = Objects.toString(t.getMessage(), "");
+        } catch (Throwable overrideThrew) {
+            message = "<unprintable>";
+        }
+        List<Part> parts = new ArrayList<>(1);
+        parts(t, null, "", "", null, parts);
+        return new Report(t.getClass().getName(), truncate(message, MAX_MESSAGE_LENGTH), parts, route,
+                System.currentTimeMillis());
+    }
+
+    /**
+     * The parts of {@code t} and of the throwables it holds, in printStackTrace's order and words;
+     * {@code seen} is null until a throwable holds another. (No "+" on strings here: the first
+     * string concatenation of a JVM costs milliseconds, and this runs on the caller's thread.)
+     */
+    private static void parts(Throwable t, StackTraceElement[] enclosing, String caption, String prefix,
+            List<Throwable> seen, List<Part> parts) {
+        if (parts.size() >= MAX_THROWABLES) {
+            return;
+        }
+        if (seen != null) {
+            for (Throwable earlier : seen) {
+                if (earlier == t) {
+                    String line = prefix.concat(caption).concat("[CIRCULAR REFERENCE: ").concat(describe(t))
+                            .concat("]");
+                    parts.add(new Part(prefix, line, NO_FRAMES, null));
+                    return;
+                }
+            }
+            seen.add(t);
+        }
+        StackTraceElement[] frames;
+        try {
+            frames = t.getStackTrace();
+        } catch (Throwable overrideThrew) {
+            frames = null;
+        }
+        frames = frames != null ? frames : NO_FRAMES;
+        String line = truncate(prefix.concat(caption).concat(describe(t)), MAX_STACK_LENGTH); // bounds memory
+        parts.add(new Part(prefix, line, frames, enclosing));
+        Throwable[] suppressed = t.getSuppressed();
+        Throwable cause;
+        try {
+            cause = t.getCause();
+        } catch (Throwable overrideThrew) {
+            cause = null;
+        }
+        if (suppressed.length == 0 && cause == null) {
+            return; // the usual case
+        }
+        List<Throwable> held = seen;
+        if (held == null) {
+            held = new ArrayList<>(4);
+            held.add(t);
+        }
+        for (Throwable each : suppressed) {
+            parts(each, frames, "Suppressed: ", prefix.concat("\t"), held, parts);
+        }
+        if (cause != null) {
+            parts(cause, frames, "Caused by: ", prefix, held, parts);
+        }
+    }
+
+    /** {@code t.toString()}, or the class name with the message when an override throws. */
+    private static String describe(Throwable t) {
+        try {
+            return String.valueOf(t);
+        } catch (Throwable overrideThrew) {
+            try {
+                String message = t.getLocalizedMessage();
+                return message != null ? t.getClass().getName().concat(": ").concat(message) : t.getClass().getName();
+            } catch (Throwable alsoThrew) {
+                return t.getClass().getName();
+            }
+        }
+    }
+
+    /** Starts the worker and the exit hook; false if the thread could not start. */
+    private static boolean startWorker() {
         synchronized (LOCK) {
             if (worker != null) {
-                return;
+                return true;
             }
             // Thread subclasses, not lambdas: the caller's first report pays no lambda bootstrap.
             Thread thread = new Thread("nevision-reporter") {
@@ -189,18 +322,26 @@ public final class Nevision {
                 }
             };
             thread.setDaemon(true); // never keeps the JVM alive: the shutdown hook flushes instead
-            worker = thread;
-            thread.start();
             try {
-                Runtime.getRuntime().addShutdownHook(new Thread("nevision-flush") {
-                    @Override
-                    public void run() {
-                        flushAtExit();
-                    }
-                });
-            } catch (IllegalStateException shuttingDown) {
-                // the JVM is already exiting: the report goes out only if there is time
+                thread.start();
+            } catch (Throwable failure) { // OutOfMemoryError: unable to create native thread
+                return false;
             }
+            worker = thread;
+            if (!exitHookAdded) {
+                exitHookAdded = true;
+                try {
+                    Runtime.getRuntime().addShutdownHook(new Thread("nevision-flush") {
+                        @Override
+                        public void run() {
+                            flushAtExit();
+                        }
+                    });
+                } catch (IllegalStateException | SecurityException notNow) {
+                    // the JVM is already exiting: the report goes out only if there is time
+                }
+            }
+            return true;
         }
     }
 
@@ -242,18 +383,11 @@ public final class Nevision {
 
     /** Sends one batch; returns how many errors the endpoint accepted. */
     private static int deliver(List<Report> batch) {
-        if (stopped) {
-            return 0;
-        }
-        long pause = resumeAt - System.nanoTime();
-        if (pause > 0) {
-            sleep(TimeUnit.NANOSECONDS.toMillis(pause));
-        }
         List<String> errors = new ArrayList<>(batch.size());
         for (Report report : batch) {
             try {
                 errors.add(errorJson(report));
-            } catch (RuntimeException failure) {
+            } catch (RuntimeException failure) { // dropped alone: the rest of the batch still goes
                 logOnce("format", "an error could not be formatted: " + failure);
             }
         }
@@ -262,18 +396,26 @@ public final class Nevision {
         }
         String body = "{" + json("siteId") + ":" + json(Sender.SITE_ID) + ","
                 + json("errors") + ":[" + String.join(",", errors) + "]}";
-        HttpRequest request = HttpRequest.newBuilder(URI.create(Sender.ENDPOINT))
+        HttpRequest request = HttpRequest.newBuilder(Sender.ENDPOINT)
                 .timeout(Duration.ofMillis(TIMEOUT_MS))
                 .header("Content-Type", "application/json")
                 .header("x-nevision-api-key", Sender.API_KEY)
                 .method("POST", HttpRequest.BodyPublishers.ofString(body))
                 .build();
         String problem = "";
+        boolean serverPaused = false;
         for (int attempt = 1; attempt <= RETRY_ATTEMPTS; attempt++) {
-            if (attempt > 1) {
-                long backoff = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS << Math.min(attempt - 2, 30));
-                sleep(ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1));
+            if (attempt > 1 && !serverPaused) {
+                sleep(backoffMs(attempt));
             }
+            long pause = resumeAt - System.nanoTime();
+            if (pause > 0) {
+                sleep(TimeUnit.NANOSECONDS.toMillis(pause) + 1);
+            }
+            if (stopped) {
+                return 0;
+            }
+            serverPaused = false;
             // The request's own timeout ends once the headers arrive; get() bounds the body too.
             CompletableFuture<HttpResponse<String>> call =
                     Sender.CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString());
@@ -289,15 +431,33 @@ public final class Nevision {
                 continue;
             }
             int status = response.statusCode();
-            if (status == 429 || status >= 500) {
+            if (status == 429) { // pause all sending, then try this batch again
+                resumeAt = System.nanoTime()
+                        + TimeUnit.MILLISECONDS.toNanos(retryAfterMs(response, backoffMs(attempt + 1)));
+                serverPaused = true;
+                problem = "HTTP 429";
+                continue;
+            }
+            if (status >= 500) {
                 problem = "HTTP " + status;
                 continue;
+            }
+            if (status >= 300 && status < 400) {
+                logOnce("redirect", errors.size() + " error(s) dropped: HTTP " + status
+                        + " redirect, not followed (the endpoint never redirects)");
+                return 0;
             }
             return accepted(status, response.body(), errors.size());
         }
         logOnce(problem.split(":")[0],
                 errors.size() + " error(s) dropped after " + RETRY_ATTEMPTS + " tries: " + problem);
         return 0;
+    }
+
+    /** The exponential backoff before try {@code attempt} (2, 3, ...), with jitter. */
+    private static long backoffMs(int attempt) {
+        long backoff = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS << Math.min(attempt - 2, 30));
+        return ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1);
     }
 
     /** Reads the reply: how many were accepted, and whether to pause or stop sending. */
@@ -327,16 +487,13 @@ public final class Nevision {
 
     /** One error as a JSON object, in the spec's field order. */
     private static String errorJson(Report report) {
-        Throwable t = report.error;
-        StackTraceElement[] frames = t.getStackTrace();
+        StackTraceElement[] frames = report.parts.isEmpty() ? NO_FRAMES : report.parts.get(0).frames;
         StackTraceElement top = frames.length > 0 ? frames[0] : null;
-        String exceptionType = t.getClass().getName();
-        String message = truncate(t.getMessage() != null ? t.getMessage() : "", MAX_MESSAGE_LENGTH);
-        StringWriter trace = new StringWriter();
-        t.printStackTrace(new PrintWriter(trace));
-        String stack = truncate(trace.toString(), MAX_STACK_LENGTH);
+        String exceptionType = report.type;
+        String message = report.message;
+        String stack = stack(report.parts);
         String route = report.route;
-        String fingerprint = String.join(":", exceptionType, route);
+        String fingerprint = String.join(":", Objects.toString(exceptionType, ""), Objects.toString(route, ""));
         long timestampMs = report.timestampMs;
         String filename = top != null ? top.getFileName() : null;
         Integer lineno = top != null && top.getLineNumber() > 0 ? top.getLineNumber() : null;
@@ -351,6 +508,35 @@ public final class Nevision {
         member(error, "filename", filename);
         member(error, "lineno", lineno);
         return error.append('}').toString();
+    }
+
+    /** The text printStackTrace would print, at most MAX_STACK_LENGTH chars. */
+    private static String stack(List<Part> parts) {
+        String newline = System.lineSeparator();
+        StringBuilder out = new StringBuilder();
+        for (Part part : parts) {
+            if (out.length() > MAX_STACK_LENGTH) {
+                break;
+            }
+            out.append(part.line).append(newline);
+            StackTraceElement[] frames = part.frames;
+            int last = frames.length - 1;
+            if (part.enclosing != null) {
+                for (int i = part.enclosing.length - 1; last >= 0 && i >= 0; i--, last--) {
+                    if (!Objects.equals(frames[last], part.enclosing[i])) {
+                        break;
+                    }
+                }
+            }
+            for (int i = 0; i <= last && out.length() <= MAX_STACK_LENGTH; i++) {
+                out.append(part.prefix).append("\tat ").append(frames[i]).append(newline);
+            }
+            if (last < frames.length - 1) {
+                out.append(part.prefix).append("\t... ").append(frames.length - 1 - last).append(" more")
+                        .append(newline);
+            }
+        }
+        return truncate(out.toString(), MAX_STACK_LENGTH);
     }
 
     /** Appends {@code "name":value} to a JSON object; an unknown (null) value is left out. */
@@ -387,6 +573,53 @@ public final class Nevision {
         return out.append('"').toString();
     }
 
+    /**
+     * The one HTTP client: connect timeout, no redirects (the API key goes only to the
+     * configured endpoint), proxies from the default ProxySelector (-Dhttp.proxyHost etc.),
+     * and one daemon thread for its callbacks (its default pool grows a thread per request in
+     * flight) beside its own selector thread.
+     */
+    private static HttpClient newClient(Duration timeout) {
+        ThreadPoolExecutor callbacks = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                runnable -> {
+                    Thread thread = new Thread(runnable, "nevision-http");
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        callbacks.allowCoreThreadTimeOut(true);
+        HttpClient.Builder builder = HttpClient.newBuilder()
+                .connectTimeout(timeout)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .executor(callbacks);
+        ProxySelector proxies = ProxySelector.getDefault();
+        if (proxies != null) {
+            builder.proxy(proxies);
+        }
+        return builder.build();
+    }
+
+    /**
+     * How long a 429 asks sending to pause: its Retry-After in seconds or as an HTTP date,
+     * at most {@code MAX_RETRY_AFTER_MS}; {@code fallbackMs} without a usable header.
+     */
+    private static long retryAfterMs(HttpResponse<?> response, long fallbackMs) {
+        String value = response.headers().firstValue("Retry-After").orElse("").trim();
+        long ms;
+        if (value.matches("\\d{1,9}")) {
+            ms = Long.parseLong(value) * 1000;
+        } else if (value.matches("\\d+")) {
+            ms = MAX_RETRY_AFTER_MS;
+        } else {
+            try {
+                ms = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli()
+                        - System.currentTimeMillis();
+            } catch (DateTimeParseException notADate) {
+                ms = fallbackMs;
+            }
+        }
+        return Math.max(0, Math.min(ms, MAX_RETRY_AFTER_MS));
+    }
+
     /** At most {@code max} chars, never cutting a surrogate pair in two. */
     private static String truncate(String text, int max) {
         if (text.length() <= max) {
@@ -396,9 +629,42 @@ public final class Nevision {
         return text.substring(0, end);
     }
 
-    private static String setting(String variable, String fallback) {
+    /** The environment's value of {@code variable}, or {@code fallback} when unset or unusable. */
+    private static String setting(String variable, String fallback, boolean header) {
         String value = System.getenv(variable);
-        return value == null || value.isEmpty() ? fallback : value;
+        if (value == null || value.isEmpty()) {
+            return fallback;
+        }
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (Character.isISOControl(c) || header && (c < ' ' || c > '~')) {
+                logOnce(variable, variable + " ignored: it holds control or non-ASCII characters");
+                return fallback;
+            }
+        }
+        if (header && !value.equals(value.trim())) {
+            logOnce(variable, variable + " ignored: it starts or ends with spaces");
+            return fallback;
+        }
+        return value;
+    }
+
+    /** The environment's base URL if it is an http(s) URL with a host, else {@code fallback}. */
+    private static String baseUrl(String variable, String fallback) {
+        String value = setting(variable, fallback, true);
+        try {
+            URI uri = new URI(value);
+            String scheme = uri.getScheme();
+            if (("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme)) && uri.getHost() != null
+                    && uri.getRawQuery() == null && uri.getRawFragment() == null
+                    && value.matches("[^\"'\\\\<>{}|^`]*")) {
+                return value;
+            }
+        } catch (URISyntaxException invalid) {
+            // falls through to the generated value
+        }
+        logOnce(variable, variable + " ignored: not an http(s) URL with a host");
+        return fallback;
     }
 
     private static void sleep(long millis) {

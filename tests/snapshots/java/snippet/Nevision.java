@@ -9,27 +9,44 @@
  *     try {
  *         handleCheckout();
  *     } catch (RuntimeException e) {
- *         Nevision.report(e, "/checkout"); // returns at once and never throws
+ *         Nevision.report(e, "/checkout"); // returns at once and never throws; route may be null
  *         throw e;
  *     }
  *
- * Reports are sent on background threads, up to 20 per request, each request bounded
- * by a 5.0 s timeout. The sender threads are not daemons, so a report made just before
- * main returns is still delivered; exit waits 5.0 s at most. A report the endpoint does
- * not accept is written once to System.err.
+ * The report is written at the call and queued (at most 1000; when full, new reports are
+ * dropped). One background thread sends the queue, up to 20 per request, each request
+ * bounded by a 5.0 s timeout; it follows no redirects and takes proxies from the default
+ * ProxySelector (-Dhttp.proxyHost etc.). At exit (main returning, System.exit or an uncaught
+ * exception) a shutdown hook waits 5.0 s at most for the queue to be sent. HTTP 429 drops its
+ * request and pauses sending for its Retry-After. Each kind of failure is written once to
+ * System.err.
  */
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -39,16 +56,25 @@ public final class Nevision {
     private static final String API_KEY = "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>";
     private static final Duration TIMEOUT = Duration.ofMillis(5000);
     private static final int MAX_BATCH = 20;
+    private static final long MAX_RETRY_AFTER_MS = 60000;
+    private static final long RETRY_PAUSE_MS = 500;
 
     /** Errors waiting to be sent, each already written as a JSON object. */
-    private static final List<String> PENDING = new ArrayList<>();
+    private static final BlockingQueue<String> QUEUE = new ArrayBlockingQueue<>(1000);
+    /** Errors queued or being sent: the exit hook waits for none. */
+    private static final AtomicInteger UNSENT = new AtomicInteger();
+    private static final AtomicLong DROPPED = new AtomicLong();
+    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+    private static volatile Thread sender;
+    /** System.nanoTime() before which nothing is sent (HTTP 429); the sender's own. */
+    private static long resumeAt = System.nanoTime();
 
     private Nevision() {
     }
 
     /** Set up on the first send, off the caller's thread: a failure here never reaches it. */
     private static final class Http {
-        static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
+        static final HttpClient CLIENT = newClient(TIMEOUT);
         static final Pattern ACCEPTED =
                 Pattern.compile(Pattern.quote(json("accepted")) + "\\s*:\\s*(\\d+)");
     }
@@ -56,18 +82,42 @@ public final class Nevision {
     /**
      * Queues {@code t} for nevision and sends it in the background.
      * Never throws and never waits for the network, so it is safe in a
-     * catch block right before rethrowing.
+     * catch block right before rethrowing. {@code route} may be null.
      */
     public static void report(Throwable t, String route) {
         try {
-            StackTraceElement[] frames = t.getStackTrace();
+            if (QUEUE.remainingCapacity() == 0) {
+                drop("the queue is full");
+                return;
+            }
+            StackTraceElement[] frames;
+            try {
+                frames = t.getStackTrace();
+            } catch (Throwable overrideThrew) {
+                frames = null;
+            }
+            frames = frames != null ? frames : new StackTraceElement[0];
             StackTraceElement top = frames.length > 0 ? frames[0] : null;
             String exceptionType = t.getClass().getName();
-            String message = t.getMessage() != null ? t.getMessage() : "";
-            StringWriter trace = new StringWriter();
-            t.printStackTrace(new PrintWriter(trace));
-            String stack = trace.toString();
-            String fingerprint = String.join(":", exceptionType, route);
+            String message;
+            try {
+                message = Objects.toString(t.getMessage(), "");
+            } catch (Throwable overrideThrew) {
+                message = "<unprintable>";
+            }
+            String stack;
+            try {
+                StringWriter trace = new StringWriter();
+                t.printStackTrace(new PrintWriter(trace));
+                stack = trace.toString();
+            } catch (Throwable overrideThrew) { // a toString or getCause that throws: the frames alone
+                StringBuilder trace = new StringBuilder(exceptionType).append(System.lineSeparator());
+                for (StackTraceElement frame : frames) {
+                    trace.append("\tat ").append(frame).append(System.lineSeparator());
+                }
+                stack = trace.toString();
+            }
+            String fingerprint = String.join(":", Objects.toString(exceptionType, ""), Objects.toString(route, ""));
             long timestampMs = System.currentTimeMillis();
             String filename = top != null ? top.getFileName() : null;
             Integer lineno = top != null && top.getLineNumber() > 0 ? top.getLineNumber() : null;
@@ -83,56 +133,121 @@ public final class Nevision {
             member(error, "lineno", lineno);
             error.append('}');
 
-            boolean startSender;
-            synchronized (PENDING) {
-                PENDING.add(error.toString());
-                // One sender per MAX_BATCH pending errors: errors reported before it starts
-                // (while another request is in flight, say) share its request.
-                startSender = (PENDING.size() - 1) % MAX_BATCH == 0;
+            if (sender == null && !startSender()) {
+                drop("the sender thread could not start"); // tried again on the next report
+                return;
             }
-            if (startSender) {
-                Thread sender = new Thread(Nevision::sendPending, "nevision-report");
-                sender.setDaemon(false); // even on a daemon caller: the JVM waits for it at exit
-                sender.start();
+            UNSENT.incrementAndGet();
+            if (!QUEUE.offer(error.toString())) {
+                UNSENT.decrementAndGet();
+                drop("the queue is full");
             }
         } catch (Throwable failure) { // never replace the caller's exception
-            log("report dropped: " + failure);
+            drop(failure.getClass().getName());
         }
     }
 
-    private static void sendPending() {
-        List<String> batch;
-        synchronized (PENDING) {
-            List<String> head = PENDING.subList(0, Math.min(MAX_BATCH, PENDING.size()));
-            batch = new ArrayList<>(head);
-            head.clear();
+    private static void drop(String why) {
+        DROPPED.incrementAndGet();
+        logOnce("drop", "report dropped: " + why + "; later drops are counted, not logged");
+    }
+
+    /** Starts the one sender thread and the exit hook; false if the thread could not start. */
+    private static synchronized boolean startSender() {
+        if (sender != null) {
+            return true;
         }
-        if (batch.isEmpty()) {
-            return;
+        Thread thread = new Thread(Nevision::sendForever, "nevision-sender");
+        thread.setDaemon(true); // never keeps the JVM alive: the exit hook waits for it instead
+        try {
+            thread.start();
+        } catch (Throwable failure) { // OutOfMemoryError: unable to create native thread
+            return false;
+        }
+        sender = thread;
+        try {
+            Runtime.getRuntime().addShutdownHook(new Thread(Nevision::awaitSent, "nevision-exit"));
+        } catch (IllegalStateException alreadyExiting) {
+            // the JVM is exiting: the report goes out only if there is time
+        }
+        return true;
+    }
+
+    /** At exit: waits for the queue to be sent, at most the request timeout. */
+    private static void awaitSent() {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        try {
+            while (UNSENT.get() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (UNSENT.get() > 0) {
+            long dropped = DROPPED.get();
+            logOnce("exit", UNSENT.get() + " error(s) not delivered before exit"
+                    + (dropped > 0 ? ", " + dropped + " dropped earlier" : ""));
+        }
+    }
+
+    private static void sendForever() {
+        List<String> batch = new ArrayList<>(MAX_BATCH);
+        while (true) {
+            try {
+                batch.add(QUEUE.take());
+                QUEUE.drainTo(batch, MAX_BATCH - 1);
+                send(batch);
+            } catch (InterruptedException interrupted) {
+                // nobody else owns this thread: keep serving the queue
+            } catch (Throwable failure) { // the sender outlives anything, interrupts included
+                logOnce("sender", batch.size() + " error(s) not delivered: " + failure);
+            } finally {
+                UNSENT.addAndGet(-batch.size());
+                batch.clear();
+            }
+        }
+    }
+
+    private static void send(List<String> batch) throws InterruptedException {
+        long pause = resumeAt - System.nanoTime();
+        if (pause > 0) {
+            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(pause) + 1); // a 429 asked to wait
         }
         String body = "{" + json("siteId") + ":" + json(SITE_ID) + ","
                 + json("errors") + ":[" + String.join(",", batch) + "]}";
+        HttpRequest request = HttpRequest.newBuilder(URI.create(ENDPOINT))
+                .timeout(TIMEOUT)
+                .header("Content-Type", "application/json")
+                .header("x-nevision-api-key", API_KEY)
+                .method("POST", HttpRequest.BodyPublishers.ofString(body))
+                .build();
+        HttpResponse<String> response;
         try {
-            HttpRequest request = HttpRequest.newBuilder(URI.create(ENDPOINT))
-                    .timeout(TIMEOUT)
-                    .header("Content-Type", "application/json")
-                    .header("x-nevision-api-key", API_KEY)
-                    .method("POST", HttpRequest.BodyPublishers.ofString(body))
-                    .build();
             // The request's own timeout ends once the headers arrive; get() bounds the body too.
-            HttpResponse<String> response = Http.CLIENT
-                    .sendAsync(request, HttpResponse.BodyHandlers.ofString())
+            response = Http.CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString())
                     .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            Matcher accepted = Http.ACCEPTED.matcher(response.body());
-            long count = accepted.find() ? Long.parseLong(accepted.group(1)) : 0;
-            if (response.statusCode() != 200 || count < batch.size()) {
-                log(batch.size() + " error(s) not accepted: HTTP " + response.statusCode()
-                        + " " + response.body());
-            }
         } catch (ExecutionException failure) {
-            log(batch.size() + " error(s) not delivered: " + failure.getCause());
-        } catch (Throwable failure) {
-            log(batch.size() + " error(s) not delivered: " + failure);
+            logOnce("network", batch.size() + " error(s) not delivered: " + failure.getCause());
+            return;
+        } catch (TimeoutException failure) {
+            logOnce("network", batch.size() + " error(s) not delivered: timed out");
+            return;
+        }
+        int status = response.statusCode();
+        if (status == 429) {
+            resumeAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(retryAfterMs(response, RETRY_PAUSE_MS));
+            logOnce("429", batch.size() + " error(s) dropped: HTTP 429, sending paused");
+            return;
+        }
+        if (status >= 300 && status < 400) {
+            logOnce("redirect", batch.size() + " error(s) not delivered: HTTP " + status
+                    + ", redirects are not followed");
+            return;
+        }
+        Matcher accepted = Http.ACCEPTED.matcher(response.body());
+        long count = accepted.find() ? Long.parseLong(accepted.group(1)) : 0;
+        if (status != 200 || count < batch.size()) {
+            logOnce("reply", batch.size() + " error(s) not accepted: HTTP " + status + " " + response.body());
         }
     }
 
@@ -170,7 +285,57 @@ public final class Nevision {
         return out.append('"').toString();
     }
 
-    private static void log(String line) {
+    /**
+     * The one HTTP client: connect timeout, no redirects (the API key goes only to the
+     * configured endpoint), proxies from the default ProxySelector (-Dhttp.proxyHost etc.),
+     * and one daemon thread for its callbacks (its default pool grows a thread per request in
+     * flight) beside its own selector thread.
+     */
+    private static HttpClient newClient(Duration timeout) {
+        ThreadPoolExecutor callbacks = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                runnable -> {
+                    Thread thread = new Thread(runnable, "nevision-http");
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        callbacks.allowCoreThreadTimeOut(true);
+        HttpClient.Builder builder = HttpClient.newBuilder()
+                .connectTimeout(timeout)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .executor(callbacks);
+        ProxySelector proxies = ProxySelector.getDefault();
+        if (proxies != null) {
+            builder.proxy(proxies);
+        }
+        return builder.build();
+    }
+
+    /**
+     * How long a 429 asks sending to pause: its Retry-After in seconds or as an HTTP date,
+     * at most {@code MAX_RETRY_AFTER_MS}; {@code fallbackMs} without a usable header.
+     */
+    private static long retryAfterMs(HttpResponse<?> response, long fallbackMs) {
+        String value = response.headers().firstValue("Retry-After").orElse("").trim();
+        long ms;
+        if (value.matches("\\d{1,9}")) {
+            ms = Long.parseLong(value) * 1000;
+        } else if (value.matches("\\d+")) {
+            ms = MAX_RETRY_AFTER_MS;
+        } else {
+            try {
+                ms = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli()
+                        - System.currentTimeMillis();
+            } catch (DateTimeParseException notADate) {
+                ms = fallbackMs;
+            }
+        }
+        return Math.max(0, Math.min(ms, MAX_RETRY_AFTER_MS));
+    }
+
+    private static void logOnce(String kind, String line) {
+        if (!LOGGED.add(kind)) {
+            return;
+        }
         String text = line.replaceAll("\\s+", " "); // one line, however the reply looks
         if (text.length() > 300) {
             text = text.substring(0, 300) + "...";
