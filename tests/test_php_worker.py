@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,9 +52,11 @@ def stub(small: Generator) -> Iterator[Stub]:
         yield running
 
 
-def start(
+@contextmanager
+def worker_running(
     tmp_path: Path, small: Generator, stub: Stub, variant: str, script: str
-) -> subprocess.Popen[str]:
+) -> Iterator[subprocess.Popen[str]]:
+    """The worker script, running until the test is done with it."""
     try:
         php = which("php")
     except Unavailable as exc:
@@ -62,57 +65,33 @@ def start(
     code = small.render("php", variant, "s1", "k1", stub.base_url)
     (tmp_path / "nevision.php").write_text(code, encoding="utf-8")
     (tmp_path / "worker.php").write_text(PRELUDE + script, encoding="utf-8")
-    return subprocess.Popen(
+    worker = subprocess.Popen(
         [php, "-d", "error_log=", "worker.php"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield worker
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def messages(stub: Stub) -> list[str]:
     return [str(error.get("message")) for error in stub.errors()]
 
 
-@pytest.mark.parametrize("variant", ["snippet", "reporter"])
-def test_flush_after_a_job_delivers_while_the_worker_runs(
-    tmp_path: Path, small: Generator, stub: Stub, variant: str
-) -> None:
-    worker = start(
-        tmp_path,
-        small,
-        stub,
-        variant,
-        """
+JOB_THEN_FLUSH = """
 nevision_report(failed('job-1'), '/jobs/1');
 $ok = nevision_flush();
 echo $ok ? "flushed\\n" : "not flushed\\n";
 fflush(STDOUT);
 sleep(5); // waiting for the next job
-""",
-    )
-    try:
-        assert worker.stdout is not None
-        assert worker.stdout.readline() == "flushed\n"
-        assert messages(stub) == ["job-1"]
-        assert worker.poll() is None  # delivered before the worker's end, not at it
-    finally:
-        worker.kill()
-        worker.wait()
-
-
-@pytest.mark.parametrize("variant", ["snippet", "reporter"])
-def test_a_busy_worker_sends_while_it_reports(
-    tmp_path: Path, small: Generator, stub: Stub, variant: str
-) -> None:
-    # One failing job every 50 ms for 2.5 s, and no flush: batches go out meanwhile.
-    worker = start(
-        tmp_path,
-        small,
-        stub,
-        variant,
-        """
+"""
+#: One failing job every 50 ms for 2.5 s, and no flush.
+BUSY_WORKER = """
 for ($job = 0; $job < 50; $job++) {
     nevision_report(failed("job-$job"), '/jobs');
     usleep(50000);
@@ -120,9 +99,25 @@ for ($job = 0; $job < 50; $job++) {
 echo "done\\n";
 fflush(STDOUT);
 sleep(5);
-""",
-    )
-    try:
+"""
+
+
+@pytest.mark.parametrize("variant", ["snippet", "reporter"])
+def test_flush_after_a_job_delivers_while_the_worker_runs(
+    tmp_path: Path, small: Generator, stub: Stub, variant: str
+) -> None:
+    with worker_running(tmp_path, small, stub, variant, JOB_THEN_FLUSH) as worker:
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "flushed\n"
+        assert messages(stub) == ["job-1"]
+        assert worker.poll() is None  # delivered before the worker's end, not at it
+
+
+@pytest.mark.parametrize("variant", ["snippet", "reporter"])
+def test_a_busy_worker_sends_while_it_reports(
+    tmp_path: Path, small: Generator, stub: Stub, variant: str
+) -> None:
+    with worker_running(tmp_path, small, stub, variant, BUSY_WORKER) as worker:
         assert worker.stdout is not None
         started = time.monotonic()
         assert worker.stdout.readline() == "done\n"
@@ -131,6 +126,3 @@ sleep(5);
         assert len(sent) >= 30, f"only {len(sent)} of 50 reports left while the worker ran"
         assert len(sent) == len(set(sent))
         assert worker.poll() is None
-    finally:
-        worker.kill()
-        worker.wait()
