@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -15,6 +12,7 @@ from generator.errors import SnippetsError
 from generator.languages import LANGUAGES, get_language
 from generator.render import DEFAULT_SPEC, Generator
 from generator.stub import Faults, Site, Stub, parse_site
+from generator.write import stale_files, write_all
 
 PROG = "nevision-snippets"
 
@@ -128,23 +126,9 @@ def generate(
             return
         files = {LANGUAGES[language].output_path(variant): code}
     assert out is not None
-    _write_all(out, files)
+    write_all(out, files)
     for path in files:
         click.echo(f"wrote {out / path}", err=True)
-
-
-def _write_all(out: Path, files: dict[str, str]) -> None:
-    """Write every file, each atomically; everything is rendered before anything is written."""
-    for relative, text in files.items():
-        target = out / relative
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-            os.replace(temp, target)
-        except OSError as exc:
-            raise SnippetsError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 @cli.command("list")
@@ -159,34 +143,6 @@ def list_languages(ctx: click.Context) -> None:
             f"{language.name:8} {language.title:7} variants: {', '.join(language.variants)}"
             f"  ({needs.runtime}{'; ' + libraries if libraries else ''})"
         )
-
-
-def stale_files(out: Path, expected: dict[str, str]) -> list[str]:
-    """Unified diffs (one per file) between ``out`` and what the generator makes now."""
-    diffs = []
-    for relative, text in sorted(expected.items()):
-        path = out / relative
-        try:
-            current = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            current = None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SnippetsError(f"cannot read {path}: {exc}") from None
-        if current == text:
-            continue
-        diff = difflib.unified_diff(
-            [] if current is None else current.splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            fromfile="/dev/null" if current is None else str(path),
-            tofile=f"{path} (generated)",
-        )
-        diffs.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
-    if out.is_dir():
-        for path in sorted(out.rglob("*")):
-            relative = path.relative_to(out).as_posix()
-            if path.is_file() and relative not in expected:
-                diffs.append(f"{path}: not generated from the spec; delete it\n")
-    return diffs
 
 
 @cli.command(short_help="Exit 1 with a diff when output/ is stale.")
