@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from generator import __version__
 from generator.errors import SnippetsError
 from generator.languages import LANGUAGES, get_language
 from generator.render import DEFAULT_SPEC, Generator
-from generator.stub import Faults, Site, Stub, parse_site
+from generator.stub import MAX_DELAY_S, Faults, Site, Stub, parse_site
 from generator.write import stale_files, write_all
 
 PROG = "nevision-snippets"
@@ -171,6 +172,13 @@ def check(ctx: click.Context, out: Path) -> None:
     click.echo(f"{folder} is up to date", err=True)
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange lets NaN through: every comparison with it is false.
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 @cli.command(short_help="Run a local ingest endpoint for testing.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
 @click.option(
@@ -191,7 +199,11 @@ def check(ctx: click.Context, out: Path) -> None:
     "--quota", type=click.IntRange(0), help="Errors each site may send before limitReached."
 )
 @click.option(
-    "--delay", type=click.FloatRange(0), default=0.0, help="Seconds to wait before answering."
+    "--delay",
+    type=click.FloatRange(0, MAX_DELAY_S),
+    default=0.0,
+    callback=_finite,
+    help="Seconds to wait before answering.",
 )
 @click.option(
     "--status", type=click.IntRange(100, 599), help="Answer with this HTTP status instead."
