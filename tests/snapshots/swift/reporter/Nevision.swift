@@ -49,10 +49,12 @@ import FoundationNetworking
 #endif
 
 public enum Nevision {
-    private static let siteID = setting("NEVISION_SITE_ID", fallback: "q\"b\\n\n\tz\0\u{1b}\u{7f} \u{e9}\u{1f600}\u{2028}\u{2029} $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- ")
-    private static let apiKey = setting("NEVISION_API_KEY", fallback: "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>")
+    private static let siteID = setting(
+        "NEVISION_SITE_ID", fallback: "q\"b\\n\n\tz\0\u{1b}\u{7f} \u{e9}\u{1f600}\u{2028}\u{2029} $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- ", isValid: hasNoControlCharacters)
+    private static let apiKey = setting(
+        "NEVISION_API_KEY", fallback: "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>", isValid: isHeaderValue)
     private static let endpoint: URL? = {
-        var base = setting("NEVISION_ENDPOINT", fallback: "http://127.0.0.1:8787")
+        var base = setting("NEVISION_ENDPOINT", fallback: "http://127.0.0.1:8787", isValid: isBaseURL)
         while base.hasSuffix("/") {
             base.removeLast()
         }
@@ -301,14 +303,40 @@ public enum Nevision {
     }
 
     /// The environment variable `name`, else the Info.plist key `name`, else `fallback`.
-    private static func setting(_ name: String, fallback: String) -> String {
-        if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty {
+    /// A value that fails `isValid` is ignored, as generation would have refused it.
+    private static func setting(
+        _ name: String, fallback: String, isValid: (String) -> Bool
+    ) -> String {
+        if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty, isValid(value) {
             return value
         }
-        if let value = Bundle.main.object(forInfoDictionaryKey: name) as? String, !value.isEmpty {
+        if let value = Bundle.main.object(forInfoDictionaryKey: name) as? String,
+            !value.isEmpty, isValid(value)
+        {
             return value
         }
         return fallback
+    }
+
+    /// Printable ASCII without spaces at either end: what an HTTP header value may carry.
+    private static func isHeaderValue(_ value: String) -> Bool {
+        value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value <= 0x7E }
+            && !value.hasPrefix(" ") && !value.hasSuffix(" ")
+    }
+
+    private static func hasNoControlCharacters(_ value: String) -> Bool {
+        !value.unicodeScalars.contains { CharacterSet.controlCharacters.contains($0) }
+    }
+
+    /// An http or https URL with a host, and no query or fragment.
+    private static func isBaseURL(_ value: String) -> Bool {
+        guard isHeaderValue(value), !value.contains("?"), !value.contains("#"),
+            let url = URL(string: value), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", url.host != nil
+        else {
+            return false
+        }
+        return true
     }
 
     private static func logOnce(_ kind: String, _ line: String) {
