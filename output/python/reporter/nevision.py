@@ -33,6 +33,7 @@ reports its own failures.
 
 import atexit
 import base64
+import datetime
 import email.utils
 import http.client
 import json
@@ -40,6 +41,7 @@ import logging
 import os
 import queue
 import random
+import sys
 import threading
 import time
 import traceback
@@ -55,7 +57,10 @@ def _setting(name: str, default: str, valid) -> str:
         return default
     if valid(value):
         return value
-    _logger.warning("nevision: %s is not usable; using the generated value", name)
+    try:
+        _logger.warning("nevision: %s is not usable; using the generated value", name)
+    except Exception:
+        pass
     return default
 
 
@@ -93,6 +98,7 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 LIMIT_REACHED_PAUSE_SECONDS = 60.0
 MAX_MESSAGE_LENGTH = 4096
 MAX_STACK_LENGTH = 32768
+MAX_FRAMES = 100  # innermost frames kept of each traceback in a chain
 
 
 class _State:
@@ -172,7 +178,7 @@ def _capture(exc: BaseException, route: object) -> tuple:
     No frame is kept, so the locals of the caller's frames are freed as usual; the
     stack is formatted (its source lines read) on the worker.
     """
-    tb = getattr(exc, "__traceback__", None)
+    tb = exc.__traceback__ if isinstance(exc, BaseException) else None
     last = tb
     while last is not None and last.tb_next is not None:
         last = last.tb_next
@@ -196,15 +202,38 @@ def _capture(exc: BaseException, route: object) -> tuple:
         "lineno": lineno,
     }
     if isinstance(exc, BaseException):
-        stack = traceback.TracebackException(type(exc), exc, tb, lookup_lines=False)
+        stack = traceback.TracebackException(
+            type(exc), exc, tb, limit=-MAX_FRAMES, lookup_lines=False
+        )
+        _trim(stack)
     return error, stack
+
+
+def _trim(summary: traceback.TracebackException) -> None:
+    """Cut the text each exception of a chain keeps, so a queued report stays small."""
+    seen = set()
+    chain = [summary]
+    while chain:
+        link = chain.pop()
+        if link is None or id(link) in seen or len(seen) >= MAX_FRAMES:
+            continue
+        seen.add(id(link))
+        text = getattr(link, "_str", None)
+        if isinstance(text, str) and len(text) > MAX_MESSAGE_LENGTH:
+            link._str = text[:MAX_MESSAGE_LENGTH]
+        chain += [
+            link.__cause__,
+            link.__context__,
+            *(getattr(link, "exceptions", None) or []),
+        ]
 
 
 def _payload_error(item: tuple) -> dict:
     """The error object of one queued report; formats its stack."""
     error, summary = item
     if summary is not None:
-        error["stack"] = "".join(summary.format())[:MAX_STACK_LENGTH]
+        # Python names the exception last: keep the end of a long stack.
+        error["stack"] = "".join(summary.format())[-MAX_STACK_LENGTH:]
     return {key: value for key, value in error.items() if value is not None}
 
 
@@ -215,6 +244,10 @@ def _start_worker(state: _State) -> None:
             worker.name = "nevision-reporter"
             worker.start()  # a failure leaves no worker: the next report tries again
             state.worker = worker
+            # multiprocessing ends its children with os._exit: atexit never runs there.
+            util = sys.modules.get("multiprocessing.util")
+            if util is not None:
+                util.Finalize(None, _flush_at_exit, exitpriority=10)
 
 
 def _work(state: _State) -> None:
@@ -303,7 +336,10 @@ def _retry_after(value: Optional[str], default: float) -> float:
         if value.isascii() and value.isdigit():
             seconds = float(value)
         else:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            date = email.utils.parsedate_to_datetime(value)
+            if date.tzinfo is None:  # an HTTP date is always UTC
+                date = date.replace(tzinfo=datetime.timezone.utc)
+            seconds = date.timestamp() - time.time()
     except Exception:
         return default
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
@@ -349,7 +385,8 @@ def _connect() -> http.client.HTTPConnection:
     https = parts.scheme == "https"
     proxy = urllib.request.getproxies().get(parts.scheme)
     headers = {}
-    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    if not proxy or urllib.request.proxy_bypass(host):
         kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         connection = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
         target = parts.path
@@ -389,7 +426,10 @@ def _log_once(state: _State, kind: str, line: str) -> None:
         if kind in state.logged:
             return
         state.logged.add(kind)
-    _logger.warning("nevision: %s", line)
+    try:
+        _logger.warning("nevision: %s", line)
+    except Exception:
+        pass  # a failing log handler must neither reach the caller nor stop the worker
 
 
 @atexit.register

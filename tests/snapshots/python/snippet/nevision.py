@@ -22,10 +22,12 @@ only its own reports. Each kind of failure is logged once to the "nevision" logg
 """
 
 import atexit
+import datetime
 import email.utils
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -38,11 +40,14 @@ SITE_ID = "q\"b\\n\n\tz\x00\x1b\x7f \xe9\U0001f600\u2028\u2029 $x ${x} \\(x) %s 
 API_KEY = "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>"
 TIMEOUT_SECONDS = 5.0
 MAX_BATCH = 20
+MAX_MESSAGE_LENGTH = 4096
+MAX_STACK_LENGTH = 32768
 QUEUE_SIZE = 1000
 MAX_PAUSE_SECONDS = 60.0  # longest Retry-After honoured
 PAUSE_SECONDS = 0.5  # after a 429 that names none
 
 _logger = logging.getLogger("nevision")
+_finalizer_pid = 0  # the process whose multiprocessing finalizer is registered
 
 
 def _reset() -> None:
@@ -66,12 +71,18 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
     ``except`` block right before ``raise``. ``route`` may be None or any object.
     """
     try:
-        tb = getattr(exc, "__traceback__", None)
+        is_exception = isinstance(exc, BaseException)
+        tb = exc.__traceback__ if is_exception else None
         frames = traceback.extract_tb(tb)
         last = frames[-1] if frames else None
         exception_type = type(exc).__name__
         message = _text(exc, "<unprintable " + exception_type + ">")
-        stack = "".join(traceback.format_exception(type(exc), exc, tb))
+        message = message[:MAX_MESSAGE_LENGTH]
+        stack = None
+        if is_exception:
+            stack = "".join(traceback.format_exception(type(exc), exc, tb))
+            # Python names the exception last: keep the end of a long stack.
+            stack = stack[-MAX_STACK_LENGTH:]
         route = None if route is None else _text(route, None)
         fingerprint = (exception_type or "") + ":" + (route or "")
         timestamp_ms = int(time.time() * 1000)
@@ -96,20 +107,31 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
 def _enqueue(error: dict) -> None:
     global _sender
     with _lock:
-        if len(_pending) >= QUEUE_SIZE:
-            _log_once("full", f"{QUEUE_SIZE} reports waiting: newer ones are dropped")
-            return
-        _pending.append(error)
-        if _sender is None:
-            sender = threading.Thread(
-                target=_send_pending, name="nevision-report", daemon=True
-            )
-            try:
-                sender.start()
-            except Exception:
-                _pending.pop()
-                raise
-            _sender = sender
+        full = len(_pending) >= QUEUE_SIZE
+        if not full:
+            _pending.append(error)
+            if _sender is None:
+                sender = threading.Thread(
+                    target=_send_pending, name="nevision-report", daemon=True
+                )
+                try:
+                    sender.start()
+                except Exception:
+                    _pending.pop()
+                    raise
+                _sender = sender
+                _flush_in_multiprocessing_children()
+    if full:  # logged outside the lock: a logging handler may report again
+        _log_once("full", f"{QUEUE_SIZE} reports waiting: newer ones are dropped")
+
+
+def _flush_in_multiprocessing_children() -> None:
+    """multiprocessing ends its children with os._exit: atexit never runs there."""
+    global _finalizer_pid
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and _finalizer_pid != os.getpid():
+        _finalizer_pid = os.getpid()
+        util.Finalize(None, _deliver_before_exit, exitpriority=10)
 
 
 def _send_pending() -> None:
@@ -167,7 +189,10 @@ def _retry_after(value: Optional[str]) -> float:
         if value and value.strip().isascii() and value.strip().isdigit():
             seconds = float(value.strip())
         else:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            date = email.utils.parsedate_to_datetime(value)
+            if date.tzinfo is None:  # an HTTP date is always UTC
+                date = date.replace(tzinfo=datetime.timezone.utc)
+            seconds = date.timestamp() - time.time()
     except Exception:
         seconds = PAUSE_SECONDS
     return min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
@@ -183,7 +208,10 @@ def _text(value: object, fallback: Optional[str]) -> Optional[str]:
 def _log_once(kind: object, line: str) -> None:
     if kind not in _logged:
         _logged.add(kind)
-        _logger.warning("nevision: %s", line)
+        try:
+            _logger.warning("nevision: %s", line)
+        except Exception:
+            pass  # a failing log handler must not reach the caller
 
 
 @atexit.register
