@@ -33,23 +33,32 @@
  * null (then left out), an int or an object with __toString(). It takes the
  * report's strings at once (message cut at 4096 bytes, stack at 32768)
  * into a buffer of 1000; when the buffer is full the newest report is
- * dropped and counted. The buffer is sent by a shutdown function, after
- * fastcgi_finish_request() under PHP-FPM (so the visitor already has the
- * response), up to 20 errors per request over one reused connection, within
- * 2.0 s in all and 5.0 s per request; what is still unsent then is dropped and
- * counted. A long-running worker also starts a send, without waiting for it,
+ * dropped and counted. The buffer is sent by a shutdown function, up to 20
+ * errors per request over one reused connection, within 2.0 s in all and 5.0 s per
+ * request; what is still unsent then is dropped and counted. Under PHP-FPM,
+ * when something is buffered, that send first closes an active session
+ * (session_write_close(), so its lock is released) and calls
+ * fastcgi_finish_request() (so the visitor has the response): it runs last,
+ * after the other shutdown functions, but what is written to the session or
+ * printed after it (destructors) is lost. A long-running worker also starts a send, without waiting for it,
  * once 20 reports are buffered or the oldest has waited 5000 ms (seen at the
  * next report); later reports move it on, nevision_flush() finishes it.
  * HTTP 429, 5xx and network errors are tried 3 times with exponential
  * backoff; a 429's Retry-After (at most 60000 ms) pauses all sending. A
  * redirect is never followed (the key goes nowhere else): it is a failure.
  * Proxies come from http_proxy / https_proxy / no_proxy, as libcurl reads them.
+ * A Retry-After that is neither delay-seconds nor an HTTP-date is ignored.
  * A reply with limitReached pauses sending for a while, and "Invalid site" or
  * "Errors disabled" stops it; reports made meanwhile are dropped and counted.
  * That state lives in the PHP process's memory: under PHP-FPM each request
  * starts afresh; a worker keeps it for its lifetime. A pcntl_fork() child
- * sends only its own reports. Each kind of failure is written once to
- * error_log(); the reporter never reports itself.
+ * sends only its own reports. Call nevision_flush() before pcntl_fork(): a
+ * child that exits while a send is in flight closes the parent's HTTPS
+ * connection under it (libcurl's cleanup of the inherited handles reads and
+ * shuts down the shared TLS connection), and that try of the batch fails or
+ * the batch arrives twice. Each kind of failure is written once to
+ * error_log(). A report made while the reporter sends (a coroutine, an error
+ * handler) is only buffered, for the next send.
  */
 
 declare(strict_types=1);
@@ -141,9 +150,8 @@ final class NevisionReporter
 
     public static function report(mixed $e, mixed $route): void
     {
-        if (self::$busy) {
-            return; // raised while we send (an error handler): never report ourselves
-        }
+        // Made while we send (a coroutine, an error handler): only buffered.
+        $busy = self::$busy && self::$pid === getmypid();
         self::$busy = true;
         try {
             if (self::$pid !== getmypid()) {
@@ -154,24 +162,23 @@ final class NevisionReporter
                 return;
             }
             $error = self::error($e, $route);
-            self::drive(); // moves a send on; starts one when a batch is due
+            if (!$busy) {
+                self::drive(); // moves a send on; starts one when a batch is due
+            }
             if (count(self::$buffer) >= self::QUEUE_SIZE) {
                 self::$dropped++;
                 self::logOnce('full', 'buffer full (' . self::QUEUE_SIZE . ' reports): newer reports are dropped');
                 return;
             }
             self::$buffer[] = $error;
-            if (count(self::$buffer) >= self::MAX_BATCH && self::$batch === null) {
+            if (!$busy && count(self::$buffer) >= self::MAX_BATCH && self::$batch === null) {
                 self::drive();
             }
             if (!self::$scheduled) {
                 self::$scheduled = true;
                 register_shutdown_function(static function (): void {
-                    self::$scheduled = false; // a report made after this schedules another send
-                    if (function_exists('fastcgi_finish_request')) {
-                        fastcgi_finish_request(); // the visitor has the response already
-                    }
-                    self::flush(self::FLUSH_TIMEOUT_MS);
+                    // Registered now, it runs after the shutdown functions registered so far.
+                    register_shutdown_function(static fn () => self::shutdown());
                 });
             }
         } catch (\Throwable $failure) {
@@ -182,14 +189,14 @@ final class NevisionReporter
                 // nothing more to say
             }
         } finally {
-            self::$busy = false;
+            self::$busy = $busy;
         }
     }
 
     public static function flush(int $timeout_ms): bool
     {
-        if (self::$busy) {
-            return false;
+        if (self::$busy && self::$pid === getmypid()) {
+            return false; // a flush is under way already
         }
         self::$busy = true;
         $before = self::$dropped;
@@ -245,6 +252,23 @@ final class NevisionReporter
     public static function dropped(): int
     {
         return self::$dropped;
+    }
+
+    /** At exit: sends what is buffered, after the response under PHP-FPM. */
+    private static function shutdown(): void
+    {
+        self::$scheduled = false; // a report made after this schedules another send
+        self::$busy = false; // a fatal error inside report() or flush() left it set
+        if (self::$pid !== getmypid() || (self::$batch === null && self::$buffer === [])) {
+            return; // nothing of this process to send: the response and the session are left alone
+        }
+        if (function_exists('fastcgi_finish_request')) {
+            if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
+                session_write_close(); // else its lock is held until we are done
+            }
+            fastcgi_finish_request(); // the visitor has the response already
+        }
+        self::flush(self::FLUSH_TIMEOUT_MS);
     }
 
     /**
@@ -408,8 +432,8 @@ final class NevisionReporter
             self::$problem = 'network error: ' . curl_strerror($result);
         } elseif ($status === 429 || $status >= 500) {
             self::$problem = "HTTP $status";
-            if ($status === 429 && self::$retryAfter !== null) {
-                $pause = self::retryAfterMs(self::$retryAfter);
+            $pause = $status === 429 ? self::retryAfterMs(self::$retryAfter ?? '') : null;
+            if ($pause !== null) {
                 self::$pausedUntil = hrtime(true) + $pause * 1_000_000; // every send waits
             }
         } else {
@@ -436,16 +460,24 @@ final class NevisionReporter
         self::$retryAt = hrtime(true) + (int) ($backoff_ms * $jitter * 1_000_000);
     }
 
-    /** The pause a 429 asks for: Retry-After in seconds or as an HTTP date, capped. */
-    private static function retryAfterMs(string $value): int
+    /**
+     * The pause a 429 asks for, capped: Retry-After as delay-seconds or as an
+     * HTTP-date (IMF-fixdate, RFC 850 or asctime); null for any other value.
+     */
+    private static function retryAfterMs(string $value): ?int
     {
-        if (is_numeric($value)) {
-            $ms = (float) $value * 1000;
-        } else {
-            $at = strtotime($value);
-            $ms = $at === false ? self::INITIAL_BACKOFF_MS : ($at - microtime(true)) * 1000;
+        if (preg_match('/^[0-9]+$/D', $value) === 1) {
+            return (int) min(self::MAX_RETRY_AFTER_MS, (float) $value * 1000);
         }
-        return (int) max(0, min(self::MAX_RETRY_AFTER_MS, $ms));
+        // asctime pads the day with a space ("Nov  6"); the formats below want "Nov 06".
+        $value = (string) preg_replace('/^([A-Za-z]{3} [A-Za-z]{3})  ([1-9]) /', '$1 0$2 ', $value);
+        foreach (['D, d M Y H:i:s \G\M\T', 'l, d-M-y H:i:s \G\M\T', 'D M d H:i:s Y'] as $format) {
+            $date = \DateTimeImmutable::createFromFormat("!$format", $value, new \DateTimeZone('UTC'));
+            if ($date !== false && $date->format($format) === $value) { // exactly that form, a real date
+                return (int) max(0, min(self::MAX_RETRY_AFTER_MS, ($date->getTimestamp() - microtime(true)) * 1000));
+            }
+        }
+        return null;
     }
 
     /** Reads the endpoint's reply: how many errors it accepted, and whether to stop or pause. */

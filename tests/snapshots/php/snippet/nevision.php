@@ -22,18 +22,28 @@
  *     nevision_flush(); // a long-running worker: after each job
  *
  * nevision_report() never throws, also from strict_types code: $route may be
- * null (then left out), an int or an object with __toString(). A report joins
- * a buffer of at most 1000 (when full, newer ones are dropped and logged) that
- * is sent when the script shuts down, after fastcgi_finish_request() under
- * PHP-FPM, up to 20 errors per request, all within 5.0 s. A long-running
+ * null (then left out), an int or an object with __toString(). It takes the
+ * report's strings at once (message cut at 4096 bytes, stack at 32768)
+ * into a buffer of at most 1000 (when full, newer ones are dropped and logged)
+ * that is sent when the script shuts down, up to 20 errors per request, all
+ * within 5.0 s. Under PHP-FPM, when something is buffered, the shutdown send first
+ * closes an active session (session_write_close(), so its lock is released)
+ * and calls fastcgi_finish_request() (so the visitor has the response): run
+ * last, after the other shutdown functions, but what is written to the
+ * session or printed after it (destructors) is lost. A long-running
  * worker (queue consumer, RoadRunner, Swoole, FrankenPHP worker mode) also
  * starts a send, without waiting for it, once 20 reports are buffered or
  * the oldest has waited 5000 ms (seen at the next report); the send
- * moves on at later reports and is finished by nevision_flush() or at exit.
+ * moves on at later reports and is finished by nevision_flush() or at exit; a
+ * send left undriven longer than 5.0 s that then fails on the network is tried once
+ * more.
  * HTTP 429 drops that batch and pauses sending for its Retry-After. Redirects
  * are never followed; proxies come from http_proxy / https_proxy / no_proxy.
- * A pcntl_fork() child sends only its own reports. Each kind of failure is
- * written once to error_log().
+ * A pcntl_fork() child sends only its own reports. Call nevision_flush()
+ * before pcntl_fork(): a child that exits while a send is in flight closes
+ * the parent's HTTPS connection under it (libcurl's cleanup of the inherited
+ * handles reads and shuts down the shared TLS connection), and that batch is
+ * lost. Each kind of failure is written once to error_log().
  */
 
 declare(strict_types=1);
@@ -74,7 +84,9 @@ final class NevisionQueue
     private const QUEUE_SIZE = 1000;
     private const MAX_BATCH_WAIT_MS = 5000;
     private const MAX_RETRY_AFTER_MS = 60000;
-    private const PAUSE_MS = 500; // after a 429 without Retry-After
+    private const PAUSE_MS = 500; // after a 429 without a usable Retry-After
+    private const MAX_MESSAGE_LENGTH = 4096; // bytes
+    private const MAX_STACK_LENGTH = 32768; // bytes
 
     /** @var list<array<string, int|string>> */
     private static array $buffer = [];
@@ -87,6 +99,9 @@ final class NevisionQueue
     /** hrtime() at which the request in flight is given up. */
     private static int $giveUpAt = 0;
     private static int $lastDriven = 0;
+    /** The request in flight sat undriven too long; a network error sends it again once. */
+    private static bool $stale = false;
+    private static bool $retried = false;
     /** hrtime() before which nothing is sent (HTTP 429). */
     private static int $pausedUntil = 0;
     private static ?string $retryAfter = null;
@@ -101,33 +116,31 @@ final class NevisionQueue
 
     public static function report(mixed $e, mixed $route): void
     {
-        if (self::$busy) {
-            return; // raised while we send (an error handler): never report ourselves
-        }
+        // Made while we send (a coroutine, an error handler): only buffered.
+        $busy = self::$busy && self::$pid === getmypid();
         self::$busy = true;
         try {
             if (self::$pid !== getmypid()) {
                 self::reset();
             }
             $error = self::error($e, $route);
-            self::drive(); // moves the send on; starts one when a batch is due
+            if (!$busy) {
+                self::drive(); // moves the send on; starts one when a batch is due
+            }
             if (count(self::$buffer) >= self::QUEUE_SIZE) {
                 self::$lost++;
                 self::logOnce('full', 'buffer full (' . self::QUEUE_SIZE . ' reports): newer reports are dropped');
                 return;
             }
             self::$buffer[] = $error;
-            if (self::$sending === 0 && count(self::$buffer) >= self::MAX_BATCH) {
+            if (!$busy && self::$sending === 0 && count(self::$buffer) >= self::MAX_BATCH) {
                 self::start();
             }
             if (!self::$scheduled) {
                 self::$scheduled = true;
                 register_shutdown_function(static function (): void {
-                    self::$scheduled = false; // a report made after this schedules another send
-                    if (function_exists('fastcgi_finish_request')) {
-                        fastcgi_finish_request(); // the visitor has the response already
-                    }
-                    self::flush(self::TIMEOUT_MS);
+                    // Registered now, it runs after the shutdown functions registered so far.
+                    register_shutdown_function(static fn () => self::shutdown());
                 });
             }
         } catch (\Throwable $failure) {
@@ -138,14 +151,14 @@ final class NevisionQueue
                 // nothing more to say
             }
         } finally {
-            self::$busy = false;
+            self::$busy = $busy;
         }
     }
 
     public static function flush(int $timeout_ms): bool
     {
-        if (self::$busy) {
-            return false;
+        if (self::$busy && self::$pid === getmypid()) {
+            return false; // a flush is under way already
         }
         self::$busy = true;
         try {
@@ -192,6 +205,23 @@ final class NevisionQueue
         return $delivered;
     }
 
+    /** At exit: sends what is buffered, after the response under PHP-FPM. */
+    private static function shutdown(): void
+    {
+        self::$scheduled = false; // a report made after this schedules another send
+        self::$busy = false; // a fatal error inside report() or flush() left it set
+        if (self::$pid !== getmypid() || (self::$sending === 0 && self::$buffer === [])) {
+            return; // nothing of this process to send: the response and the session are left alone
+        }
+        if (function_exists('fastcgi_finish_request')) {
+            if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
+                session_write_close(); // else its lock is held until we are done
+            }
+            fastcgi_finish_request(); // the visitor has the response already
+        }
+        self::flush(self::TIMEOUT_MS);
+    }
+
     /**
      * The error as the endpoint takes it: strings and ints taken now, so no
      * exception (nor the frames it holds) is kept.
@@ -205,9 +235,10 @@ final class NevisionQueue
         }
         $exception_type = get_class($e);
         try {
-            $message = $e->getMessage(); // an error handler may throw on a message that is no string
+            // Cut in bytes; a cut multi-byte character becomes U+FFFD in the JSON.
+            $message = substr($e->getMessage(), 0, self::MAX_MESSAGE_LENGTH);
         } catch (\Throwable) {
-            $message = '<unprintable>';
+            $message = '<unprintable>'; // an error handler threw on a message that is no string
         }
         try {
             // What PHP prints for an uncaught exception: trace and previous exceptions.
@@ -215,6 +246,7 @@ final class NevisionQueue
         } catch (\Throwable) {
             $stack = $e->getTraceAsString(); // a __toString() that throws
         }
+        $stack = substr($stack, 0, self::MAX_STACK_LENGTH);
         if (!is_string($route)) {
             $route = self::text($route);
         }
@@ -257,7 +289,9 @@ final class NevisionQueue
         $now = hrtime(true);
         if (self::$sending > 0) {
             if ($now - self::$lastDriven > self::TIMEOUT_MS * 1_000_000) {
-                self::$giveUpAt = $now + self::TIMEOUT_MS * 1_000_000; // nothing drove it meanwhile
+                // Nothing drove it meanwhile: the server may have closed the idle connection.
+                self::$giveUpAt = $now + self::TIMEOUT_MS * 1_000_000;
+                self::$stale = true;
             }
             self::$lastDriven = $now;
             curl_multi_exec(self::$multi, $running);
@@ -292,9 +326,17 @@ final class NevisionQueue
         self::$multi ??= curl_multi_init();
         self::$curl ??= self::handle();
         curl_setopt(self::$curl, CURLOPT_POSTFIELDS, $body);
-        self::$retryAfter = null;
-        curl_multi_add_handle(self::$multi, self::$curl);
         self::$sending = count($batch);
+        self::$retried = false;
+        self::send();
+    }
+
+    /** Hands the request on the handle to curl_multi and moves it on once. */
+    private static function send(): void
+    {
+        self::$retryAfter = null;
+        self::$stale = false;
+        curl_multi_add_handle(self::$multi, self::$curl);
         self::$lastDriven = hrtime(true);
         self::$giveUpAt = self::$lastDriven + self::TIMEOUT_MS * 1_000_000;
         curl_multi_exec(self::$multi, $running);
@@ -330,12 +372,20 @@ final class NevisionQueue
         $sent = self::$sending;
         $status = curl_getinfo(self::$curl, CURLINFO_RESPONSE_CODE);
         $reply = (string) curl_multi_getcontent(self::$curl);
+        if ($result !== CURLE_OK && $result !== CURLE_OPERATION_TIMEDOUT && self::$stale && !self::$retried) {
+            // It sat undriven (a quiet worker) and the connection went stale: once more, afresh.
+            curl_multi_remove_handle(self::$multi, self::$curl);
+            self::$retried = true;
+            self::send();
+            return;
+        }
         self::abort();
         $accepted = 0;
         if ($result !== CURLE_OK) {
             self::logOnce('network', "$sent error(s) not sent: " . curl_strerror($result));
         } elseif ($status === 429) {
-            self::$pausedUntil = hrtime(true) + self::retryAfterMs() * 1_000_000;
+            $pause = self::retryAfterMs(self::$retryAfter ?? '') ?? self::PAUSE_MS;
+            self::$pausedUntil = hrtime(true) + $pause * 1_000_000;
             self::logOnce('429', "$sent error(s) dropped: HTTP 429, sending paused");
         } elseif ($status !== 200) {
             $redirect = $status >= 300 && $status < 400 ? ' (redirects are not followed)' : '';
@@ -350,17 +400,24 @@ final class NevisionQueue
         self::$lost += max(0, $sent - $accepted);
     }
 
-    /** The pause a 429 asks for: Retry-After in seconds or as an HTTP date, capped. */
-    private static function retryAfterMs(): int
+    /**
+     * The pause a 429 asks for, capped: Retry-After as delay-seconds or as an
+     * HTTP-date (IMF-fixdate, RFC 850 or asctime); null for any other value.
+     */
+    private static function retryAfterMs(string $value): ?int
     {
-        $value = self::$retryAfter ?? '';
-        if (is_numeric($value)) {
-            $ms = (float) $value * 1000;
-        } else {
-            $at = strtotime($value);
-            $ms = $at === false ? self::PAUSE_MS : ($at - microtime(true)) * 1000;
+        if (preg_match('/^[0-9]+$/D', $value) === 1) {
+            return (int) min(self::MAX_RETRY_AFTER_MS, (float) $value * 1000);
         }
-        return (int) max(0, min(self::MAX_RETRY_AFTER_MS, $ms));
+        // asctime pads the day with a space ("Nov  6"); the formats below want "Nov 06".
+        $value = (string) preg_replace('/^([A-Za-z]{3} [A-Za-z]{3})  ([1-9]) /', '$1 0$2 ', $value);
+        foreach (['D, d M Y H:i:s \G\M\T', 'l, d-M-y H:i:s \G\M\T', 'D M d H:i:s Y'] as $format) {
+            $date = \DateTimeImmutable::createFromFormat("!$format", $value, new \DateTimeZone('UTC'));
+            if ($date !== false && $date->format($format) === $value) { // exactly that form, a real date
+                return (int) max(0, min(self::MAX_RETRY_AFTER_MS, ($date->getTimestamp() - microtime(true)) * 1000));
+            }
+        }
+        return null;
     }
 
     /** Takes the request in flight, if any, off the multi handle. */
