@@ -10,9 +10,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import black
-from black.parsing import InvalidInput
-
 from generator import literals
 from generator.errors import SnippetsError
 from generator.literals import Code
@@ -82,15 +79,19 @@ _php_namespace = _segments_check("\\", r"[A-Za-z_][A-Za-z0-9_]*", _PHP_RESERVED,
 _SNIPPET_ONLY = ("snippet",)
 
 
+#: black's line length: a formatted line longer than this may be laid out otherwise.
+PYTHON_LINE_LENGTH = 88
+
+
 def format_python(code: str, template: str) -> str:
     """Format generated Python with black; name the template if it is not Python."""
+    import black  # imported only when Python is formatted: it costs 70 ms
+    from black.parsing import InvalidInput
+
     try:
-        return black.format_str(code, mode=_BLACK_MODE)
+        return black.format_str(code, mode=black.Mode(line_length=PYTHON_LINE_LENGTH))
     except InvalidInput as exc:
         raise SnippetsError(f"{template} produced invalid Python: {exc}") from None
-
-
-_BLACK_MODE = black.Mode()
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class Language:
     package_check: Callable[[str], str] | None = None
     #: What separates the parts of a namespace; a dotted name given is converted.
     package_separator: str = "."
+    #: The formatter's line length, where a formatter lays out lines by their length.
+    line_length: int | None = None
 
     def package(self, name: str | None) -> Code | None:
         """A validated package or namespace name, or None for the docs' default."""
@@ -175,6 +178,7 @@ LANGUAGES: dict[str, Language] = {
             formatter=format_python,
             grammar=("tree_sitter_python", "language"),
             naming="snake",
+            line_length=PYTHON_LINE_LENGTH,
         ),
         Language(
             name="php",

@@ -10,6 +10,7 @@ contains a raw line terminator. Templates never escape anything themselves.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 #: Sequences that end or open a comment, or change how a lexer reads it, in some
@@ -43,11 +44,25 @@ class Code(str):
     """
 
 
+def _plain(named: dict[str, str]) -> re.Pattern[str]:
+    """Matches text that needs no escape at all: printable ASCII, none of ``named``."""
+    allowed = "".join(re.escape(chr(c)) for c in range(0x20, 0x7F) if chr(c) not in named)
+    return re.compile(f"[{allowed}]*")
+
+
+_PLAIN: dict[int, re.Pattern[str]] = {}
+
+
 def _encode(
     value: str,
     named: dict[str, str],
     other: Callable[[int], str],
 ) -> Code:
+    plain = _PLAIN.get(id(named))
+    if plain is None:
+        plain = _PLAIN.setdefault(id(named), _plain(named))
+    if plain.fullmatch(value):  # the common case, a plain id or key: nothing to escape
+        return Code('"' + value + '"')
     out = []
     for char in value:
         if char in named:
@@ -71,6 +86,11 @@ def _backslash_u(code: int) -> str:
 
 
 _C_LIKE = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_PHP_DOUBLE = {**_C_LIKE, "$": "\\$"}
+_KOTLIN = {**_C_LIKE, "$": "\\$"}
+_SWIFT = {**_C_LIKE, "\0": "\\0"}
+#: What a single-quoted PHP string holds as it is: printable ASCII but ' and \.
+_PHP_SINGLE = re.compile(r"[ -&(-\[\]-~]*")
 
 
 def python_literal(value: str) -> Code:
@@ -91,7 +111,7 @@ def php_literal(value: str) -> Code:
 
     Otherwise double-quoted, with ``$`` escaped so nothing interpolates.
     """
-    if all(" " <= char <= "~" and char not in "'\\" for char in value):
+    if _PHP_SINGLE.fullmatch(value):
         return Code(f"'{value}'")
 
     def other(code: int) -> str:
@@ -99,7 +119,7 @@ def php_literal(value: str) -> Code:
             return f"\\x{code:02x}"
         return f"\\u{{{code:x}}}"
 
-    return _encode(value, {**_C_LIKE, "$": "\\$"}, other)
+    return _encode(value, _PHP_DOUBLE, other)
 
 
 def csharp_literal(value: str) -> Code:
@@ -132,9 +152,13 @@ def java_literal(value: str) -> Code:
 
 def kotlin_literal(value: str) -> Code:
     """A Kotlin string literal; ``$`` is escaped so no template expression forms."""
-    return _encode(value, {**_C_LIKE, "$": "\\$"}, _backslash_u)
+    return _encode(value, _KOTLIN, _backslash_u)
 
 
 def swift_literal(value: str) -> Code:
     """A Swift string literal; ``\\`` is escaped, so ``\\(`` cannot interpolate."""
-    return _encode(value, {**_C_LIKE, "\0": "\\0"}, lambda code: f"\\u{{{code:x}}}")
+    return _encode(value, _SWIFT, _swift_other)
+
+
+def _swift_other(code: int) -> str:
+    return f"\\u{{{code:x}}}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,12 +155,94 @@ def _template_line(exc: BaseException) -> str:
     return f":{line}" if line else ""
 
 
+#: Two sets of stand-ins for a caller's values, of different lengths, found nowhere else
+#: in any template; short, so that no formatter lays out the lines they stand on as it
+#: would a longer line. They bypass the checks of real values.
+_STAND_INS = (
+    Settings(site_id="\x1es\x1e", api_key="\x1ek\x1e", base_url="\x1eb\x1e"),
+    Settings(site_id="\x1esite\x1e", api_key="\x1ekey-key\x1e", base_url="\x1ebase-url\x1e"),
+)
+
+
+#: Skeletons kept per generator: every language and variant, and a few packages each.
+_MAX_SKELETONS = 256
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A rendered, formatted file with holes where the caller's values go."""
+
+    language: Language
+    #: The text around the holes: one part more than there are holes.
+    parts: tuple[str, ...]
+    #: Which value fills each hole: site_id, api_key, base_url or endpoint.
+    holes: tuple[str, ...]
+    #: For a formatted language: each line that has holes, as (its length without
+    #: them, the holes on it). A filled line longer than the formatter's limit could
+    #: be laid out otherwise, so such a fill is refused.
+    lines: tuple[tuple[int, tuple[str, ...]], ...]
+
+    @classmethod
+    def find(cls, language: Language, code: str, values: dict[str, str]) -> Skeleton | None:
+        literals = {name: str(language.literal(value)) for name, value in values.items()}
+        places = sorted(
+            (index, name)
+            for name, literal in literals.items()
+            for index in _occurrences(code, literal)
+        )
+        parts, holes, start = [], [], 0
+        for index, name in places:
+            if index < start:
+                return None  # overlapping stand-ins: no fast path
+            parts.append(code[start:index])
+            holes.append(name)
+            start = index + len(literals[name])
+        parts.append(code[start:])
+        lines: dict[int, list[str]] = {}
+        line = 0
+        for part, name in zip(parts, holes, strict=False):  # parts[i] comes before holes[i]
+            line += part.count("\n")
+            lines.setdefault(line, []).append(name)
+        code_lines = code.split("\n")
+        rows = tuple(
+            (len(code_lines[line]) - sum(len(literals[n]) for n in names), tuple(names))
+            for line, names in sorted(lines.items())
+        )
+        return cls(language, tuple(parts), tuple(holes), rows)
+
+    def fill(self, values: dict[str, str]) -> str | None:
+        """The file with ``values`` in place; None where a formatter might disagree."""
+        language = self.language
+        literals = {name: str(language.literal(value)) for name, value in values.items()}
+        if language.line_length is not None:
+            if any("\\" in literal for literal in literals.values()):
+                return None  # a formatter may change quotes or escapes
+            for fixed, names in self.lines:
+                if fixed + sum(len(literals[n]) for n in names) > language.line_length:
+                    return None
+        out = [self.parts[0]]
+        for name, part in zip(self.holes, self.parts[1:], strict=True):
+            out.append(literals[name])
+            out.append(part)
+        return "".join(out)
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    found, start = [], text.find(needle)
+    while start != -1:
+        found.append(start)
+        start = text.find(needle, start + len(needle))
+    return found
+
+
 class Generator:
     """Renders every language and variant from one loaded spec."""
 
     def __init__(self, spec: Spec, env: jinja2.Environment | None = None) -> None:
         self.spec = spec
         self.env = env or make_env()
+        self._skeletons: dict[tuple[str, str, str | None], Skeleton | None] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_path(cls, path: Path = DEFAULT_SPEC) -> Generator:
@@ -198,15 +281,87 @@ class Generator:
         endpoint: str | None = None,
         package: str | None = None,
     ) -> str:
-        """One language and variant; ``package`` is its ``--package`` or ``--namespace``."""
+        """One language and variant; ``package`` is its ``--package`` or ``--namespace``.
+
+        The template is rendered and formatted once per language, variant and package,
+        with stand-ins for the caller's values; each call then puts the values' literals
+        in their places. Where that could differ from a full render (a formatter that
+        would lay a longer line out otherwise) the full render runs instead.
+        """
+        lang = self._language(language, variant)
+        settings = make_settings(self.spec, site_id, api_key, endpoint)
+        lang.package(package)  # a bad name is refused before anything is cached for it
+        skeleton = self.skeleton(lang, variant, package)
+        if skeleton is not None:
+            filled = skeleton.fill(self._values(settings))
+            if filled is not None:
+                return filled
+        return self.render_full(language, variant, site_id, api_key, endpoint, package)
+
+    def render_full(
+        self,
+        language: str,
+        variant: str = "snippet",
+        site_id: str | None = None,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        package: str | None = None,
+    ) -> str:
+        """The same as :meth:`render`, the whole template rendered and formatted every call."""
+        lang = self._language(language, variant)
+        settings = make_settings(self.spec, site_id, api_key, endpoint)
+        return self._render_settings(lang, variant, settings, package)
+
+    def _language(self, language: str, variant: str) -> Language:
         lang = get_language(language)
         if variant not in lang.variants:
             known = ", ".join(lang.variants)
             raise SnippetsError(f"{language} has no variant {variant!r}; choose one of: {known}")
-        settings = make_settings(self.spec, site_id, api_key, endpoint)
+        return lang
+
+    def _render_settings(
+        self, lang: Language, variant: str, settings: Settings, package: str | None
+    ) -> str:
         return self.render_template(
             lang, lang.template(variant), self.context(lang, variant, settings, package)
         )
+
+    def _values(self, settings: Settings) -> dict[str, str]:
+        return {
+            "site_id": settings.site_id,
+            "api_key": settings.api_key,
+            "base_url": settings.base_url,
+            "endpoint": settings.base_url + self.spec.api.path,
+        }
+
+    def skeleton(self, lang: Language, variant: str, package: str | None) -> Skeleton | None:
+        """The cached skeleton of a template, or None where values cannot be filled in."""
+        key = (lang.name, variant, package)
+        try:
+            return self._skeletons[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._skeletons:
+                while len(self._skeletons) >= _MAX_SKELETONS:  # many packages: forget the oldest
+                    del self._skeletons[next(iter(self._skeletons))]
+                try:
+                    built = self._build_skeleton(lang, variant, package)
+                except SnippetsError:
+                    built = None  # the full render says what is wrong, with the real values
+                self._skeletons[key] = built
+            return self._skeletons[key]
+
+    def _build_skeleton(self, lang: Language, variant: str, package: str | None) -> Skeleton | None:
+        """Render with two sets of stand-ins; the parts between them must be the same."""
+        found = []
+        for stand_ins in _STAND_INS:
+            code = self._render_settings(lang, variant, stand_ins, package)
+            found.append(Skeleton.find(lang, code, self._values(stand_ins)))
+        first, second = found
+        if first is None or second is None or first.parts != second.parts:
+            return None  # a template that uses a value other than as a literal
+        return first
 
     def render_template(self, language: Language, template: str, context: dict[str, Any]) -> str:
         """Render one template of ``language`` and format it; errors name the template."""
@@ -269,6 +424,36 @@ def render(
     if not isinstance(spec, (str, os.PathLike)):
         raise SnippetsError(f"spec must be a path, got {type(spec).__name__}")
     package = _text_value("--package", package)
-    return Generator.from_path(Path(spec)).render(
-        language, variant, site_id, api_key, endpoint, package
+    return _generator_for(spec).render(language, variant, site_id, api_key, endpoint, package)
+
+
+#: Loaded specs by the file's identity and version: a change to the file loads it anew.
+_GENERATORS: dict[tuple[int, ...], Generator] = {}
+_GENERATORS_LOCK = threading.Lock()
+#: Specs kept loaded at once (a dashboard uses one).
+_MAX_GENERATORS = 8
+
+
+def _generator_for(spec: Path | str) -> Generator:
+    """The cached generator of the spec file, loaded again when the file changes."""
+    try:
+        status = os.stat(spec)
+    except OSError:
+        return Generator.from_path(Path(spec))  # raises the one-line error
+    key = (
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
     )
+    generator = _GENERATORS.get(key)
+    if generator is None:
+        with _GENERATORS_LOCK:
+            generator = _GENERATORS.get(key)
+            if generator is None:
+                generator = Generator.from_path(Path(spec))
+                while len(_GENERATORS) >= _MAX_GENERATORS:
+                    del _GENERATORS[next(iter(_GENERATORS))]
+                _GENERATORS[key] = generator
+    return generator

@@ -82,9 +82,13 @@ def _url(value: str) -> bool:
 
 
 _logger = logging.getLogger("nevision")
-SITE_ID = _setting("NEVISION_SITE_ID", "YOUR_SITE_ID", str.isprintable)
-API_KEY = _setting("NEVISION_API_KEY", "YOUR_API_KEY", _printable)
-BASE_URL = _setting("NEVISION_ENDPOINT", "https://api.nevision.app", _url)
+# The values given at generation; the environment's come first.
+_SITE_ID = "YOUR_SITE_ID"
+_API_KEY = "YOUR_API_KEY"
+_BASE_URL = "https://api.nevision.app"
+SITE_ID = _setting("NEVISION_SITE_ID", _SITE_ID, str.isprintable)
+API_KEY = _setting("NEVISION_API_KEY", _API_KEY, _printable)
+BASE_URL = _setting("NEVISION_ENDPOINT", _BASE_URL, _url)
 ENDPOINT = BASE_URL.rstrip("/") + "/public/errors/ingest"
 
 TIMEOUT_SECONDS = 5.0

@@ -82,13 +82,13 @@ def _url(value: str) -> bool:
 
 
 _logger = logging.getLogger("nevision")
-SITE_ID = _setting(
-    "NEVISION_SITE_ID",
-    "q\"b\\n\n\tz\x00\x1b\x7f \xe9\U0001f600\u2028\u2029 $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- ",
-    str.isprintable,
-)
-API_KEY = _setting("NEVISION_API_KEY", "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>", _printable)
-BASE_URL = _setting("NEVISION_ENDPOINT", "http://127.0.0.1:8787", _url)
+# The values given at generation; the environment's come first.
+_SITE_ID = "q\"b\\n\n\tz\x00\x1b\x7f \xe9\U0001f600\u2028\u2029 $x ${x} \\(x) %s %n {$x} #{x} 's */ ?> <!-- "
+_API_KEY = "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>"
+_BASE_URL = "http://127.0.0.1:8787"
+SITE_ID = _setting("NEVISION_SITE_ID", _SITE_ID, str.isprintable)
+API_KEY = _setting("NEVISION_API_KEY", _API_KEY, _printable)
+BASE_URL = _setting("NEVISION_ENDPOINT", _BASE_URL, _url)
 ENDPOINT = BASE_URL.rstrip("/") + "/public/errors/ingest"
 
 TIMEOUT_SECONDS = 5.0
