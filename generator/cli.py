@@ -4,23 +4,61 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from generator import __version__
 from generator.errors import SnippetsError
 from generator.languages import LANGUAGES, get_language
-from generator.render import DEFAULT_SPEC, Generator
-from generator.stub import MAX_DELAY_S, Faults, Site, Stub, parse_site
+from generator.paths import DEFAULT_SPEC
 from generator.write import stale_files, write_all
+
+if TYPE_CHECKING:
+    from generator.render import Generator
+
+#: The longest --delay the stub takes (generator.stub checks it too).
+MAX_DELAY_S = 3600.0
 
 PROG = "nevision-snippets"
 
 
 def _generator(ctx: click.Context) -> Generator:
+    from generator.render import Generator
+
     spec_path: Path = ctx.obj["spec"]
     return Generator.from_path(spec_path)
+
+
+def _render(
+    ctx: click.Context,
+    targets: Sequence[tuple[str, str, str | None]],
+    site_id: str | None,
+    api_key: str | None,
+    endpoint: str | None,
+) -> list[str]:
+    """The code of each (language, variant, package): from the disk cache when all of it is
+    there (see generator.cache), else rendered, and kept for next time."""
+    from generator import cache
+
+    folder = cache.cache_dir()
+    inputs = cache.inputs_digest(ctx.obj["spec"]) if folder is not None else None
+    names = []
+    if folder is not None and inputs is not None:
+        names = [cache.key(inputs, (*target, site_id, api_key, endpoint)) for target in targets]
+        texts = [cache.load(folder, name) for name in names]
+        if all(text is not None for text in texts):
+            return [text for text in texts if text is not None]
+    generator = _generator(ctx)
+    codes = [
+        generator.render(language, variant, site_id, api_key, endpoint, package)
+        for language, variant, package in targets
+    ]
+    if folder is not None and names:
+        cache.store(folder, dict(zip(names, codes, strict=True)))
+    return codes
 
 
 @click.group(
@@ -101,14 +139,22 @@ def generate(
         raise click.UsageError("give either --lang LANG or --all")
     if every and out is None:
         raise click.UsageError("--all writes files: give --out DIR")
-    generator = _generator(ctx)
     given = {
         option: name
         for option, name in (("--package", package), ("--namespace", namespace))
         if name is not None
     }
     if every:
-        files = generator.render_all(site_id, api_key, endpoint, given)
+        targets = [
+            (lang.name, name, given.get(lang.package_option) if lang.package_option else None)
+            for lang in LANGUAGES.values()
+            for name in lang.variants
+        ]
+        codes = _render(ctx, targets, site_id, api_key, endpoint)
+        files = {
+            LANGUAGES[name].output_path(kind): code
+            for (name, kind, _), code in zip(targets, codes, strict=True)
+        }
     else:
         assert language is not None
         lang = get_language(language)
@@ -121,11 +167,11 @@ def generate(
                 )
                 raise SnippetsError(f"{option}: {language} {takes}")
         chosen = given.get(lang.package_option) if lang.package_option else None
-        code = generator.render(language, variant, site_id, api_key, endpoint, chosen)
+        (code,) = _render(ctx, [(language, variant, chosen)], site_id, api_key, endpoint)
         if out is None:
             click.echo(code, nl=False)
             return
-        files = {LANGUAGES[language].output_path(variant): code}
+        files = {lang.output_path(variant): code}
     assert out is not None
     write_all(out, files)
     for path in files:
@@ -158,9 +204,14 @@ def list_languages(ctx: click.Context) -> None:
 @click.pass_context
 def check(ctx: click.Context, out: Path) -> None:
     """Exit 1 with a diff when the output folder is not what the spec generates now."""
-    generator = _generator(ctx)
     folder = out
-    diffs = stale_files(folder, generator.render_all())
+    targets = [(lang.name, name, None) for lang in LANGUAGES.values() for name in lang.variants]
+    codes = _render(ctx, targets, None, None, None)
+    expected = {
+        LANGUAGES[name].output_path(kind): code
+        for (name, kind, _), code in zip(targets, codes, strict=True)
+    }
+    diffs = stale_files(folder, expected)
     if diffs:
         click.echo("".join(diffs), nl=False)
         click.echo(
@@ -230,6 +281,8 @@ def stub(
     It checks every request against the spec, prints a line per error received,
     and answers as the real endpoint does.
     """
+    from generator.stub import Faults, Site, Stub, parse_site
+
     spec = _generator(ctx).spec
     registry: dict[str, Site] = {}
     try:

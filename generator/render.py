@@ -7,30 +7,28 @@ import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import SnippetsError
 from generator.languages import LANGUAGES, Language, get_language
 from generator.literals import Code, comment_problem
-from generator.spec import Spec, check_api_key, check_base_url, check_site_id, load_spec
+from generator.paths import DEFAULT_SPEC, TEMPLATES_DIR
+from generator.values import check_api_key, check_base_url, check_site_id
 
-_PACKAGE = Path(__file__).resolve().parent
+if TYPE_CHECKING:
+    import jinja2
 
-
-def _resource(name: str) -> Path:
-    """A data file shipped inside the wheel, or beside the package in a checkout."""
-    installed = _PACKAGE / name
-    return installed if installed.exists() else _PACKAGE.parent / name
-
-
-TEMPLATES_DIR = _resource("templates")
-DEFAULT_SPEC = _resource("snippets_spec.yaml")
+    from generator.spec import Spec
 
 
 class _UnescapedValue(Exception):
     pass
+
+
+def _undefined() -> type:
+    import jinja2
+
+    return jinja2.Undefined
 
 
 def _finalize(value: object) -> object:
@@ -41,7 +39,7 @@ def _finalize(value: object) -> object:
     """
     if isinstance(value, Code):
         return value
-    if isinstance(value, jinja2.Undefined):
+    if isinstance(value, _undefined()):
         str(value)  # StrictUndefined raises here, naming the missing variable
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
@@ -50,7 +48,6 @@ def _finalize(value: object) -> object:
     )
 
 
-@jinja2.pass_context
 def _literal_filter(context: jinja2.runtime.Context, value: object) -> Code:
     if not isinstance(value, str):
         raise _UnescapedValue(f"|lit takes a string, got {value!r}")
@@ -58,7 +55,6 @@ def _literal_filter(context: jinja2.runtime.Context, value: object) -> Code:
     return language.literal(value)
 
 
-@jinja2.pass_context
 def _ident_filter(context: jinja2.runtime.Context, value: object) -> Code:
     language: Language = context["language"]
     return language.ident(str(value))
@@ -75,6 +71,8 @@ def _text_filter(value: object) -> Code:
 
 def make_env(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     """The Jinja environment used by the generator and by its tests."""
+    import jinja2  # imported when rendering: a run served from the cache never needs it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
@@ -84,9 +82,9 @@ def make_env(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
         autoescape=False,
         finalize=_finalize,
     )
-    env.filters["lit"] = _literal_filter
+    env.filters["lit"] = jinja2.pass_context(_literal_filter)
     env.filters["text"] = _text_filter
-    env.filters["ident"] = _ident_filter
+    env.filters["ident"] = jinja2.pass_context(_ident_filter)
     return env
 
 
@@ -246,6 +244,8 @@ class Generator:
 
     @classmethod
     def from_path(cls, path: Path = DEFAULT_SPEC) -> Generator:
+        from generator.spec import load_spec
+
         return cls(load_spec(path, LANGUAGES))
 
     def context(
@@ -365,6 +365,8 @@ class Generator:
 
     def render_template(self, language: Language, template: str, context: dict[str, Any]) -> str:
         """Render one template of ``language`` and format it; errors name the template."""
+        import jinja2
+
         name = f"templates/{template}"
         try:
             code = self.env.get_template(template).render(context)

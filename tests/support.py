@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.languages import LANGUAGES
-from generator.render import DEFAULT_SPEC, Generator
+from generator.paths import DEFAULT_SPEC
+from generator.render import Generator
 
 ROOT = Path(__file__).resolve().parent.parent
 

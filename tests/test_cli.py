@@ -17,14 +17,21 @@ from generator.languages import LANGUAGES
 from tests.support import HOSTILE_ARG, HOSTILE_KEY, ROOT, spec_variant
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path = ROOT, cache: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it; the output cache is off unless a folder is given."""
     return subprocess.run(
         [sys.executable, "-m", "generator", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "NEVISION_SNIPPETS_CACHE": str(cache) if cache else "off",
+        },
     )
 
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from generator import SnippetsError, render
 from generator.languages import Language
-from generator.render import DEFAULT_SPEC, Generator
+from generator.paths import DEFAULT_SPEC
+from generator.render import Generator
 from tests.support import HOSTILE_TEXT, PAIR_IDS, PAIRS
 
 site_ids = st.one_of(

@@ -9,7 +9,8 @@ import pytest
 
 from generator import SnippetsError, render
 from generator.languages import LANGUAGES, Language
-from generator.render import DEFAULT_SPEC, Generator, make_env
+from generator.paths import DEFAULT_SPEC
+from generator.render import Generator, make_env
 from tests.support import HOSTILE_KEY, HOSTILE_TEXT, PAIR_IDS, PAIRS, generator_for, spec_variant
 
 

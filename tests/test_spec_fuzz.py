@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from generator.errors import SnippetsError
 from generator.languages import LANGUAGES
 from generator.literals import comment_problem
-from generator.render import DEFAULT_SPEC, Generator
+from generator.paths import DEFAULT_SPEC
+from generator.render import Generator
 from generator.spec import load_spec
 from generator.syntax import parse_problems
 
