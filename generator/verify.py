@@ -57,6 +57,7 @@ FAULT_CHECKS = ("down", "slow", "http 500", "not json", "invalid site")
 #: The paths real applications take, each run by the driver with the case's name.
 CASE_CHECKS = (
     "null route",
+    "null error",
     "bad message",
     "poisoned",
     "exit",
@@ -439,6 +440,13 @@ class Cases:
         self.harness.check_log(run, lines=0)
         return figures
 
+    def null_error(self) -> str:
+        # A null exception (a future that succeeded, a Java caller): then a plain one.
+        run, figures = self.run("null-error")
+        self.wait_messages(["null-error-1"])
+        self.harness.check_log(run, lines=1, at_most=True)
+        return figures
+
     def bad_message(self) -> str:
         _run, figures = self.run("bad-message")
         self.stub.wait_for(1, timeout=2)
@@ -572,6 +580,7 @@ def run_cases(report: Report, cases: Cases) -> None:
     toolchain = cases.harness.toolchain
     actions: dict[str, Callable[[], str]] = {
         "null route": cases.null_route,
+        "null error": cases.null_error,
         "bad message": cases.bad_message,
         "poisoned": cases.poisoned,
         "exit": cases.explicit_exit,
