@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 from generator.languages import LANGUAGES
 from generator.paths import DEFAULT_SPEC
@@ -36,3 +41,26 @@ def spec_variant(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
 
 def generator_for(spec: Path = DEFAULT_SPEC) -> Generator:
     return Generator.from_path(spec)
+
+
+def run_python(
+    tmp_path: Path, code: str, script: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[dict[str, Any], str]:
+    """Run ``script`` beside generated ``code`` (as nevision.py) in a clean environment.
+
+    Returns the last JSON line it printed and its stderr; it must exit 0.
+    """
+    (tmp_path / "nevision.py").write_text(code, encoding="utf-8")
+    (tmp_path / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures, result.stderr

@@ -6,9 +6,6 @@ messages, odd arguments, NO_PROXY with a port.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ import pytest
 
 from generator.render import Generator
 from generator.stub import Faults, Site, Stub
-from tests.support import generator_for, spec_variant
+from tests.support import generator_for, run_python, spec_variant
 
 VARIANTS = ["snippet", "reporter"]
 SMALL_SPEC = (
@@ -63,19 +60,7 @@ def run(
     timeout: float = 30,
 ) -> dict[str, Any]:
     code = generator.render("python", variant, "s1", "k1", stub.base_url)
-    (tmp_path / "nevision.py").write_text(code, encoding="utf-8")
-    (tmp_path / "script.py").write_text(PRELUDE + textwrap.dedent(script), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    figures: dict[str, Any] = json.loads(lines[-1])
+    figures, _ = run_python(tmp_path, code, PRELUDE + textwrap.dedent(script), env, timeout)
     return figures
 
 
