@@ -89,6 +89,7 @@ _C_LIKE = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _PHP_DOUBLE = {**_C_LIKE, "$": "\\$"}
 _KOTLIN = {**_C_LIKE, "$": "\\$"}
 _SWIFT = {**_C_LIKE, "\0": "\\0"}
+_RUBY = {**_C_LIKE, "#": "\\#"}
 #: What a single-quoted PHP string holds as it is: printable ASCII but ' and \.
 _PHP_SINGLE = re.compile(r"[ -&(-\[\]-~]*")
 
@@ -162,3 +163,39 @@ def swift_literal(value: str) -> Code:
 
 def _swift_other(code: int) -> str:
     return f"\\u{{{code:x}}}"
+
+
+def javascript_literal(value: str) -> Code:
+    """A double-quoted JavaScript string (never a template literal, so ``${`` is text).
+
+    U+2028 and U+2029 are escaped too: older engines end a line there.
+    """
+    return _encode(value, _C_LIKE, _backslash_u)
+
+
+def go_literal(value: str) -> Code:
+    """A Go interpreted string literal: ``\\xHH`` below 0x80, ``\\u`` / ``\\U`` above.
+
+    Lone surrogates cannot be written in Go; values that are not valid UTF-8 text
+    never reach a literal (generation refuses them).
+    """
+
+    def other(code: int) -> str:
+        if code < 0x80:
+            return f"\\x{code:02x}"
+        if code < 0x10000:
+            return f"\\u{code:04x}"
+        return f"\\U{code:08x}"
+
+    return _encode(value, _C_LIKE, other)
+
+
+def ruby_literal(value: str) -> Code:
+    """A double-quoted Ruby string; ``#`` is escaped so ``#{``, ``#@`` and ``#$`` stay text."""
+
+    def other(code: int) -> str:
+        if code < 0x80:
+            return f"\\x{code:02x}"
+        return f"\\u{{{code:x}}}"
+
+    return _encode(value, _RUBY, other)

@@ -65,6 +65,8 @@ class Toolchain:
     #: The environment that makes the language's standard HTTP client use a proxy
     #: at ``(host, port)``; None where no such setting applies to the run.
     proxy_env: Callable[[str, int], dict[str, str]] | None = None
+    #: Why the proxy case does not apply, where ``proxy_env`` is None.
+    no_proxy: str = ""
 
     def prepare(self, work: Path, spec: Spec, generated: str) -> Build:
         return self.recipe(work, spec, generated)
@@ -190,12 +192,97 @@ def _swift(work: Path, spec: Spec, generated: str) -> Build:
     )
 
 
+def find_tsc() -> Path:
+    """tsc from the TypeScript `.ci/install-toolchains` put in TOOLS_HOME (with @types/node)."""
+    tsc = TOOLS_HOME / "typescript" / "node_modules" / ".bin" / "tsc"
+    if not tsc.is_file():
+        raise Unavailable(f"TypeScript is not in {tsc.parent} (run .ci/install-toolchains)")
+    return tsc
+
+
+def _node(work: Path, spec: Spec, generated: str) -> Build:
+    node = which("node")
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+    major = re.match(r"v(\d+)", version)
+    if major is None or int(major.group(1)) < 18:
+        raise Unavailable(f"node {version or '?'} is older than 18 (no built-in fetch)")
+    tsc = find_tsc()
+    # The generated file's JSDoc, checked as a TypeScript user in strict mode would.
+    typescript = [
+        str(tsc), "--strict", "--allowJs", "--checkJs", "--noEmit", "--skipLibCheck",
+        "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext",
+        "--types", "node", "--typeRoots", str(tsc.parent.parent / "@types"), generated,
+    ]  # fmt: skip
+    return Build(
+        steps=[
+            [node, "--check", generated],
+            [node, "--check", "driver.mjs"],
+            # The one file loads as CommonJS too, not only from the ES-module driver.
+            [node, "-e", f"require('./{generated}')"],
+            typescript,
+        ],
+        run=[node, "driver.mjs"],
+    )
+
+
+#: The Go module verify builds: the generated package beside a main package.
+_GO_MODULE = "nevisionverify"
+
+
+def _go(work: Path, spec: Spec, generated: str) -> Build:
+    go, gofmt = which("go"), which("gofmt")
+    package = work / "nevision"
+    package.mkdir(exist_ok=True)
+    if (work / generated).exists():
+        (work / generated).replace(package / generated)
+    (work / "go.mod").write_text(f"module {_GO_MODULE}\n\ngo 1.19\n", encoding="utf-8")
+    # gofmt -l lists unformatted files and still exits 0: a listed file fails the step.
+    unformatted = [
+        sys.executable, "-c",
+        "import subprocess, sys; out = subprocess.run(sys.argv[1:], capture_output=True, "
+        "text=True); print(out.stdout + out.stderr, end=''); "
+        "sys.exit(1 if out.returncode or out.stdout.strip() else 0)",
+        gofmt, "-l", ".",
+    ]  # fmt: skip
+    return Build(
+        steps=[unformatted, [go, "vet", "./..."], [go, "build", "-o", "driver", "."]],
+        run=[str(work / "driver")],
+    )
+
+
+def _ruby(work: Path, spec: Spec, generated: str) -> Build:
+    ruby, rubocop = which("ruby"), which("rubocop")
+    return Build(
+        steps=[
+            [ruby, "-wc", generated],
+            [ruby, "-wc", "driver.rb"],
+            # RuboCop's default configuration: what a Ruby codebase runs.
+            [rubocop, "--cache", "false", "--format", "simple", generated],
+        ],
+        run=[ruby, "-W:no-experimental", "driver.rb"],
+    )
+
+
 TOOLCHAINS: dict[str, Toolchain] = {
     "python": Toolchain("driver.py", _python, forks=True, proxy_env=_proxy_variables),
     "php": Toolchain("driver.php", _php, forks=True, proxy_env=_proxy_variables),
     "java": Toolchain("Driver.java", _java, proxy_env=_jvm_proxy_properties),
     "kotlin": Toolchain("Driver.kt", _kotlin, proxy_env=_jvm_proxy_properties),
     # .NET reads HTTP_PROXY but never proxies a loopback address such as the stub's.
-    "csharp": Toolchain("Program.cs", _csharp),
-    "swift": Toolchain("main.swift", _swift),
+    "csharp": Toolchain(
+        "Program.cs", _csharp, no_proxy=".NET never proxies a loopback address like the stub's"
+    ),
+    # Node's http and fetch read no proxy setting (before NODE_USE_ENV_PROXY in Node 24).
+    "node": Toolchain("driver.mjs", _node, no_proxy="Node's http and fetch read no proxy setting"),
+    # Go's ProxyFromEnvironment never proxies a loopback address such as the stub's.
+    "go": Toolchain("main.go", _go, no_proxy="Go never proxies a loopback address like the stub's"),
+    "ruby": Toolchain(
+        "driver.rb",
+        _ruby,
+        forks=True,
+        no_proxy="Net::HTTP never proxies a loopback address like the stub's",
+    ),
+    "swift": Toolchain("main.swift", _swift, no_proxy="no standard proxy setting to give"),
 }

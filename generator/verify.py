@@ -44,7 +44,10 @@ SITE_ID = 'site-"verify"-$x-é'
 API_KEY = "key-'verify'-$x-\\(y)"
 
 #: The report call must not wait for the network: budget per language (seconds).
-CALL_BUDGET_S = {"python": 0.1, "php": 0.1, "java": 1.0, "kotlin": 1.0, "csharp": 1.0, "swift": 1.0}
+CALL_BUDGET_S = {
+    **{"python": 0.1, "php": 0.1, "node": 0.1, "go": 0.1, "ruby": 0.1},
+    **{"java": 1.0, "kotlin": 1.0, "csharp": 1.0, "swift": 1.0},
+}
 #: After main returns, the process may take the spec's timeout plus this.
 EXIT_MARGIN_S = 1.5
 #: The slow endpoint answers this long after the client's timeout.
@@ -557,7 +560,7 @@ class Cases:
     def proxy(self) -> str:
         proxy_env = self.harness.toolchain.proxy_env
         if proxy_env is None:
-            raise NotApplicable("no standard proxy setting to give")
+            raise NotApplicable(self.harness.toolchain.no_proxy)
         proxy = Stub(self.spec, self.sites())
         with running(proxy):
             proxy.reset(self.sites())

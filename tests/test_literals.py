@@ -32,6 +32,9 @@ WRAPPERS = {
     "java": "class C {{ String x = {}; }}\n",
     "kotlin": "val x = {}\n",
     "swift": "let x = {}\n",
+    "node": "const x = {};\n",
+    "go": "package p\n\nvar x = {}\n",
+    "ruby": "x = {}\n",
 }
 
 
@@ -89,3 +92,44 @@ def test_java_literal_round_trips(tmp_path: Path) -> None:
     )
     _run(["javac", "-encoding", "US-ASCII", "T.java"], tmp_path)
     assert _run(["java", "-cp", ".", "T"], tmp_path).split("\n")[:-1] == _code_points()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_javascript_literal_round_trips(tmp_path: Path) -> None:
+    values = ", ".join(literals.javascript_literal(s) for s in SAMPLES)
+    (tmp_path / "t.js").write_text(
+        "for (const s of [" + values + "]) {\n"
+        "  console.log([...s].map((c) => c.codePointAt(0).toString(16)).join(' '));\n}\n",
+        encoding="utf-8",
+    )
+    assert _run(["node", "t.js"], tmp_path).split("\n")[:-1] == _code_points()
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+def test_go_literal_round_trips(tmp_path: Path) -> None:
+    values = ", ".join(literals.go_literal(s) for s in SAMPLES)
+    (tmp_path / "t.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\nfunc main() {\n'
+        "\tfor _, s := range []string{" + values + "} {\n"
+        "\t\tparts := []string{}\n"
+        '\t\tfor _, r := range s {\n\t\t\tparts = append(parts, fmt.Sprintf("%x", r))\n\t\t}\n'
+        '\t\tfmt.Println(strings.Join(parts, " "))\n\t}\n}\n',
+        encoding="utf-8",
+    )
+    env_home = {"HOME": str(tmp_path), "GOCACHE": str(tmp_path / "cache"), "GO111MODULE": "off"}
+    result = subprocess.run(
+        ["go", "run", "t.go"], cwd=tmp_path, capture_output=True, timeout=300,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", **env_home},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert result.stdout.decode().split("\n")[:-1] == _code_points()
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby is not installed")
+def test_ruby_literal_round_trips(tmp_path: Path) -> None:
+    values = ", ".join(literals.ruby_literal(s) for s in SAMPLES)
+    (tmp_path / "t.rb").write_text(
+        "[" + values + "].each { |s| puts s.codepoints.map { |c| c.to_s(16) }.join(' ') }\n",
+        encoding="utf-8",
+    )
+    assert _run(["ruby", "t.rb"], tmp_path).split("\n")[:-1] == _code_points()
