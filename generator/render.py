@@ -179,6 +179,8 @@ class Skeleton:
     #: them, the holes on it). A filled line longer than the formatter's limit could
     #: be laid out otherwise, so such a fill is refused.
     lines: tuple[tuple[int, tuple[str, ...]], ...]
+    #: The values this file prints.
+    names: frozenset[str]
 
     @classmethod
     def find(cls, language: Language, code: str, values: dict[str, str]) -> Skeleton | None:
@@ -206,12 +208,12 @@ class Skeleton:
             (len(code_lines[line]) - sum(len(literals[n]) for n in names), tuple(names))
             for line, names in sorted(lines.items())
         )
-        return cls(language, tuple(parts), tuple(holes), rows)
+        return cls(language, tuple(parts), tuple(holes), rows, frozenset(holes))
 
     def fill(self, values: dict[str, str]) -> str | None:
         """The file with ``values`` in place; None where a formatter might disagree."""
         language = self.language
-        literals = {name: str(language.literal(value)) for name, value in values.items()}
+        literals = {name: str(language.literal(values[name])) for name in self.names}
         if language.line_length is not None:
             if any("\\" in literal for literal in literals.values()):
                 return None  # a formatter may change quotes or escapes

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
+
+_PRINTABLE_ASCII = re.compile(r"[ -~]*")
 
 #: Longest site id, API key or base URL accepted (from the spec or a caller). Real ones
 #: are far shorter; a literal of 64 KiB is more than javac and kotlinc take.
@@ -45,7 +48,7 @@ def check_api_key(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_VALUE:
         return f"is {len(value)} characters long; at most {MAX_VALUE}"
-    if any(not " " <= ch <= "~" for ch in value) or value != value.strip():
+    if not _PRINTABLE_ASCII.fullmatch(value) or value != value.strip():
         return "must be printable ASCII without leading or trailing spaces (it is an HTTP header)"
     return None
 
