@@ -137,7 +137,7 @@ def expected_marker(change: str, language: Language) -> str:
     if change == "header":
         return "x-acme-token"  # PHP joins it with ': ' into one literal
     if change == "timeout":
-        return "7.25" if language.name in ("python", "swift") else "7250"
+        return "7.25" if language.name in ("python", "swift", "ruby") else "7250"
     if change == "batch limit":
         return "17"
     return "https://ingest.acme.example"  # the reporter adds the spec's path at run time
