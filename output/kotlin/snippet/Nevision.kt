@@ -10,13 +10,13 @@
  *     try {
  *         handleCheckout()
  *     } catch (e: Exception) {
- *         Nevision.report(e, "/checkout") // returns at once and never throws; route may be null
+ *         Nevision.report(e, "/checkout") // returns at once and never throws; e and route may be null
  *         throw e
  *     }
  *
- * The report is formatted at the call and queued (at most 1000; when full the newest is
- * dropped). One background thread sends the queue, up to 20 per request, each request
- * bounded by a 5.0 s timeout, with blocking calls so OkHttp's dispatcher threads never
+ * The report is formatted at the call (message and stack cut to 4096 and 32768 chars)
+ * and queued (at most 1000; when full the newest is dropped). One background thread
+ * sends the queue, up to 20 per request, each request bounded by a 5.0 s timeout, with blocking calls so OkHttp's dispatcher threads never
  * start. At exit (main returns, System.exit, or an uncaught exception) a shutdown hook waits
  * 5.0 s at most for the queue to be sent. Redirects are never followed; HTTP 429 pauses
  * sending. A report the endpoint does not accept is written to System.err, once per kind.
@@ -27,6 +27,8 @@ import okhttp3.OkHttpClient
 import okhttp3.Request
 import okhttp3.RequestBody.Companion.toRequestBody
 import okhttp3.Response
+import java.io.IOException
+import java.util.Collections
 import java.util.concurrent.ArrayBlockingQueue
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.TimeUnit
@@ -40,6 +42,8 @@ object Nevision {
     private const val MAX_BATCH = 20
     private const val QUEUE_SIZE = 1000
     private const val MAX_RETRY_AFTER_MS = 60000L
+    private const val MAX_MESSAGE_LENGTH = 4096
+    private const val MAX_STACK_LENGTH = 32768
 
     // HTTP 429 without Retry-After pauses sending this long.
     private const val RETRY_PAUSE_MS = 500L
@@ -60,36 +64,44 @@ object Nevision {
     // Errors queued or being sent: the shutdown hook waits for none.
     private val unsent = AtomicInteger()
 
-    // Kinds of failure already written to System.err.
-    private val logged = ConcurrentHashMap.newKeySet<String>()
+    // Kinds of failure already written to System.err (a set Android API 21 has too).
+    private val logged = Collections.newSetFromMap(ConcurrentHashMap<String, Boolean>())
 
+    // The sending thread, set once started and cleared if it ever ends: the next report starts another.
     @Volatile
     private var sender: Thread? = null
+
+    @Volatile
+    private var hooked = false
 
     // System.nanoTime() before which nothing is sent (HTTP 429); the sender's own.
     private var resumeAt = System.nanoTime()
 
     /**
-     * Queues [t] for nevision and sends it in the background. [route] may be null.
-     * Never throws and never waits for the network, so it is safe in a
-     * catch block right before rethrowing.
+     * Queues [t] for nevision and sends it in the background. [t] and [route] may be null
+     * (a null [t] is dropped). Never throws, even out of memory, and never waits for the
+     * network, so it is safe in a catch block right before rethrowing.
      */
-    fun report(t: Throwable, route: String?) {
+    fun report(t: Throwable?, route: String?) {
         try {
+            if (t == null) return logOnce("null", "report(null, ...) ignored: there is no exception to send")
             if (queue.remainingCapacity() == 0) return dropNewest() // not worth formatting
             val error = errorJson(t, route)
             unsent.incrementAndGet()
-            if (!queue.offer(error)) {
-                unsent.decrementAndGet()
-                return dropNewest()
+            var queued = false
+            try {
+                queued = queue.offer(error)
+            } finally {
+                if (!queued) unsent.decrementAndGet()
             }
+            if (!queued) return dropNewest()
             if (sender == null) startSender()
         } catch (failure: Throwable) { // never replace the caller's exception
-            log("report", "report dropped: ${failure.javaClass.name}")
+            quietly { logOnce("report", "report dropped: ${failure.javaClass.name}") }
         }
     }
 
-    private fun dropNewest() = log("queue", "queue full ($QUEUE_SIZE): newest error(s) dropped")
+    private fun dropNewest() = logOnce("queue", "queue full ($QUEUE_SIZE): newest error(s) dropped")
 
     // One error as a JSON object, taken now: the queue holds no exception.
     private fun errorJson(t: Throwable, route: String?): String {
@@ -102,16 +114,17 @@ object Nevision {
         val top = frames.firstOrNull()
         val exceptionType = t.javaClass.name
         val message = try {
-            t.message.orEmpty()
+            truncate(t.message.orEmpty(), MAX_MESSAGE_LENGTH)
         } catch (failure: Throwable) {
             "<unprintable>"
         }
-        val stack = try {
+        val trace = try {
             t.stackTraceToString()
         } catch (failure: Throwable) {
             // toString or cause overridden to throw: what is left
             frames.joinToString("") { "\n\tat $it" }.let { "$exceptionType: $message$it\n" }
         }
+        val stack = truncate(trace, MAX_STACK_LENGTH)
         val fingerprint = exceptionType + ":" + route.orEmpty()
         val timestampMs = System.currentTimeMillis()
         val filename = top?.fileName
@@ -129,26 +142,39 @@ object Nevision {
             .toString()
     }
 
+    // At most [max] chars, never cutting a surrogate pair in two.
+    private fun truncate(text: String, max: Int): String = when {
+        text.length <= max -> text
+        max > 0 && text[max - 1].isHighSurrogate() -> text.substring(0, max - 1)
+        else -> text.substring(0, max)
+    }
+
     @Synchronized
     private fun startSender() {
         if (sender != null) return
         // A Thread subclass, not a lambda: the first report pays no lambda bootstrap.
         val thread = object : Thread("nevision-sender") {
-            override fun run() = sendForever()
+            override fun run() = try {
+                sendForever()
+            } finally { // an Error got through: the next report starts another sender
+                sender = null
+            }
         }
         thread.isDaemon = true // exit waits for the shutdown hook below, never longer
         try {
             thread.start()
         } catch (failure: Throwable) { // the report stays queued; the next report tries again
-            log("start", "sender not started: $failure")
+            quietly { logOnce("start", "sender not started: $failure") }
             return
         }
         sender = thread
+        if (hooked) return
         try {
             Runtime.getRuntime().addShutdownHook(object : Thread("nevision-exit") {
                 override fun run() = flushAtExit()
             })
-        } catch (shuttingDown: IllegalStateException) {
+            hooked = true
+        } catch (failure: Throwable) {
             // the JVM is already exiting: the report goes out only if there is time
         }
     }
@@ -158,7 +184,7 @@ object Nevision {
         while (unsent.get() > 0 && deadline - System.nanoTime() > 0) {
             Thread.sleep(10)
         }
-        if (unsent.get() > 0) log("exit", "${unsent.get()} error(s) not delivered before exit")
+        if (unsent.get() > 0) logOnce("exit", "${unsent.get()} error(s) not delivered before exit")
     }
 
     private fun sendForever() {
@@ -170,8 +196,10 @@ object Nevision {
                 val pause = resumeAt - System.nanoTime()
                 if (pause > 0) Thread.sleep(TimeUnit.NANOSECONDS.toMillis(pause))
                 send(batch)
-            } catch (failure: Throwable) { // the sender must outlive any surprise
-                log(failure.javaClass.name, "${batch.size} error(s) not delivered: $failure")
+            } catch (failure: IOException) {
+                quietly { logOnce("network", "${batch.size} error(s) not delivered: $failure") }
+            } catch (failure: Throwable) { // the sender outlives any surprise, OutOfMemoryError included
+                quietly { logOnce("sender", "${batch.size} error(s) not delivered: $failure") }
             } finally {
                 unsent.addAndGet(-batch.size)
                 batch.clear()
@@ -198,12 +226,16 @@ object Nevision {
             if (status == 429) {
                 val pause = retryAfterMs(response) ?: RETRY_PAUSE_MS
                 resumeAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pause)
-                log("429", "${batch.size} error(s) dropped: HTTP 429, sending paused for $pause ms")
+                logOnce("429", "${batch.size} error(s) dropped: HTTP 429, sending paused for $pause ms")
+                return
+            }
+            if (status in 300..399) {
+                logOnce("redirect", "${batch.size} error(s) not delivered: HTTP $status, redirects are not followed")
                 return
             }
             val accepted = Http.accepted.find(reply)?.groupValues?.get(1)?.toIntOrNull() ?: 0
             if (status != 200 || accepted < batch.size) {
-                log("HTTP $status", "${batch.size - accepted} error(s) not accepted: HTTP $status $reply")
+                logOnce("reply", "${batch.size - accepted} error(s) not accepted: HTTP $status $reply")
             }
         }
     }
@@ -261,9 +293,27 @@ object Nevision {
     private fun replyField(name: String, value: String): Regex =
         Regex(Regex.escape(json(name)) + "\\s*:\\s*" + value)
 
-    private fun log(kind: String, line: String) {
-        if (!logged.add(kind)) return // once per kind of failure
-        val text = line.replace(Regex("\\s+"), " ") // one line, however the reply looks
-        System.err.println("nevision: " + if (text.length > 300) text.take(300) + "..." else text)
+    // Runs [block] and swallows whatever it throws: a catch block's body, which must not throw
+    // even with the heap full (a log line allocates; so does a string constant's first use).
+    private inline fun quietly(block: () -> Unit) {
+        try {
+            block()
+        } catch (ignored: Throwable) {
+            // nothing more can be done
+        }
+    }
+
+    // Writes "nevision: " + [line] to System.err, once per [kind] of failure. Never throws; a
+    // kind whose line could not be written is not marked, so a later failure may say it.
+    private fun logOnce(kind: String, line: String) {
+        var marked = false
+        try {
+            if (!logged.add(kind)) return
+            marked = true
+            val text = line.replace(Regex("\\s+"), " ") // one line, however the reply looks
+            System.err.println("nevision: " + if (text.length > 300) text.take(300) + "..." else text)
+        } catch (failure: Throwable) {
+            quietly { if (marked) logged.remove(kind) }
+        }
     }
 }

@@ -10,7 +10,7 @@
  *     try {
  *         handleCheckout()
  *     } catch (e: Exception) {
- *         Nevision.report(e, "/checkout") // a few microseconds; never throws
+ *         Nevision.report(e, "/checkout") // a few microseconds; never throws; e and route may be null
  *         throw e
  *     }
  *
@@ -38,11 +38,12 @@
  * then write BuildConfig.NEVISION_API_KEY in place of the key literal in Sender below.
  *
  * report takes what the payload needs at the call (strings and the stack's frames, never the
- * exception itself) and puts it on a queue of 1000; when the queue is full the newest
- * report is dropped, counted (dropped) and logged once. One daemon thread, started on the first
- * report, sends them, up to 20 per request over one reused OkHttpClient with blocking
- * calls, each bounded by 5000 ms. HTTP 429, 5xx and network errors are tried 3 times
- * with exponential backoff, then dropped; a 429's Retry-After (at most 60000 ms) pauses all
+ * exception itself, and no more than the message and stack caps, 4096 and 32768 chars)
+ * and puts it on a queue of 1000; when the queue is full the newest report is dropped,
+ * counted (dropped) and logged once. One daemon thread, started on the first report, sends
+ * them, up to 20 per request over one reused OkHttpClient with blocking calls, each
+ * bounded by 5000 ms. HTTP 429, 5xx and network errors are tried 3 times with exponential
+ * backoff, then dropped; a 429's Retry-After (at most 60000 ms) pauses all
  * sending instead. Redirects are never followed: the API key goes to the endpoint only. A
  * reply with limitReached pauses sending for a while; "Invalid site" and "Errors disabled"
  * stop sending for the life of the process. At exit (main returns, System.exit, or an uncaught
@@ -57,6 +58,7 @@ import okhttp3.Request
 import okhttp3.RequestBody.Companion.toRequestBody
 import okhttp3.Response
 import java.io.IOException
+import java.util.Collections
 import java.util.concurrent.ArrayBlockingQueue
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.TimeUnit
@@ -82,13 +84,13 @@ object Nevision {
     // Throwables (the exception, its suppressed ones and causes) taken into one stack at most.
     private const val MAX_THROWABLES = 64
 
-    // One throwable of a report's stack, as printStackTrace shows it: its heading line, its
-    // frames, and the frames of the throwable enclosing it (for "... n more").
+    // One throwable of a report's stack, as printStackTrace shows it: its heading line, the
+    // frames it shows, and how many more it shares with the throwable enclosing it ("... n more").
     private class Section(
         val heading: String,
         val indent: String,
         val frames: Array<StackTraceElement>,
-        val enclosing: Array<StackTraceElement>,
+        val more: Int,
     )
 
     // A report as data taken at the call: no exception (and nothing it references) is kept.
@@ -106,7 +108,11 @@ object Nevision {
 
     // A Thread subclass, not a lambda: the caller's first report pays no lambda bootstrap.
     private class Worker : Thread("nevision-reporter") {
-        override fun run() = work()
+        override fun run() = try {
+            work()
+        } finally { // an Error got through: the next report starts another worker
+            worker = null
+        }
     }
 
     private val NO_FRAMES = emptyArray<StackTraceElement>()
@@ -119,12 +125,15 @@ object Nevision {
     private val lock = ReentrantLock()
     private val idle = lock.newCondition()
 
-    // Kinds of failure already written to System.err.
-    private val logged = ConcurrentHashMap.newKeySet<String>()
+    // Kinds of failure already written to System.err (a set Android API 21 has too).
+    private val logged = Collections.newSetFromMap(ConcurrentHashMap<String, Boolean>())
 
-    // Set only once started: a failed start is retried on the next report.
+    // Set only once started, cleared if it ever ends: the next report starts another.
     @Volatile
     private var worker: Worker? = null
+
+    @Volatile
+    private var hooked = false
 
     // "Invalid site" or "Errors disabled": nothing more is sent.
     @Volatile
@@ -153,7 +162,11 @@ object Nevision {
             .followSslRedirects(false)
             .build()
         val accepted = replyField("accepted", "(\\d+)")
-        val error = replyField("error", "(\"(?:[^\"\\\\]|\\\\.)*\")")
+        // Only the two errors that stop sending, matched literally: no backtracking over a long reply.
+        val stop = replyField(
+            "error",
+            "(?:" + Regex.escape(json("Invalid site")) + "|" + Regex.escape(json("Errors disabled")) + ")",
+        )
         val limitReached = replyField("limitReached", "true\\b")
 
         private fun endpointOf(baseUrl: String) = baseUrl.trimEnd('/') + "/public/errors/ingest"
@@ -164,14 +177,16 @@ object Nevision {
         get() = droppedCount.get()
 
     /**
-     * Queues [t] for nevision; [route] may be null. Never throws, never blocks and never
-     * waits for the network, so it is safe in a catch block right before rethrowing.
+     * Queues [t] for nevision; [t] and [route] may be null (a null [t] is dropped and counted).
+     * Never throws, even out of memory, never blocks and never waits for the network, so it
+     * is safe in a catch block right before rethrowing.
      */
-    fun report(t: Throwable, route: String?) {
+    fun report(t: Throwable?, route: String?) {
         try {
             if (Thread.currentThread() is Worker) {
                 return // a report from inside the reporter: never report our own failures
             }
+            if (t == null) return drop("null", "report(null, ...) ignored: there is no exception to send")
             if (stopped || (worker == null && !startWorker())) {
                 droppedCount.incrementAndGet()
                 return
@@ -179,19 +194,24 @@ object Nevision {
             if (queue.remainingCapacity() == 0) return dropNewest() // not worth taking
             val report = capture(t, route)
             unfinished.incrementAndGet()
-            if (!queue.offer(report)) {
-                finish(1)
-                dropNewest()
+            var queued = false
+            try {
+                queued = queue.offer(report)
+            } finally {
+                if (!queued) finish(1)
             }
+            if (!queued) dropNewest()
         } catch (failure: Throwable) { // never replace the caller's exception
             droppedCount.incrementAndGet()
-            logOnce("report", "report dropped: ${failure.javaClass.name}")
+            quietly { logOnce("report", "report dropped: ${failure.javaClass.name}") }
         }
     }
 
-    private fun dropNewest() {
+    private fun dropNewest() = drop("queue", "queue full ($QUEUE_SIZE): newest error(s) dropped")
+
+    private fun drop(kind: String, line: String) {
         droppedCount.incrementAndGet()
-        logOnce("queue", "queue full ($QUEUE_SIZE): newest error(s) dropped")
+        logOnce(kind, line)
     }
 
     /** Waits until every queued report has been sent or dropped; false on timeout. */
@@ -213,8 +233,9 @@ object Nevision {
     // Any accessor may be overridden to throw: fall back, never give up the report.
     private fun capture(t: Throwable, route: String?): Report {
         val sections = ArrayList<Section>(1)
-        trace(t, "", "", NO_FRAMES, null, sections)
-        val top = sections[0].frames.firstOrNull()
+        val frames = frames(t)
+        val top = frames.firstOrNull()
+        trace(t, frames, "", "", NO_FRAMES, null, sections, MAX_STACK_LENGTH)
         val message = try {
             t.message.orEmpty()
         } catch (failure: Throwable) {
@@ -231,40 +252,64 @@ object Nevision {
         )
     }
 
-    // Walks [t], its suppressed exceptions and its causes as Throwable.printStackTrace does.
+    private fun frames(t: Throwable): Array<StackTraceElement> = try {
+        t.stackTrace
+    } catch (failure: Throwable) {
+        NO_FRAMES
+    }
+
+    // Walks [t], its suppressed exceptions and its causes as Throwable.printStackTrace does,
+    // keeping at most [budget] chars of it (frames counted at their shortest): the stack is cut
+    // there anyway, and no more is held. Returns the budget left.
     private fun trace(
         t: Throwable,
+        frames: Array<StackTraceElement>,
         caption: String,
         indent: String,
         enclosing: Array<StackTraceElement>,
         seen: MutableList<Throwable>?,
         into: MutableList<Section>,
-    ) {
-        if (into.size >= MAX_THROWABLES) return
+        budget: Int,
+    ): Int {
+        if (into.size >= MAX_THROWABLES || budget <= 0) return 0
         if (seen != null && seen.any { it === t }) {
-            val heading = "$indent$caption[CIRCULAR REFERENCE: ${describe(t)}]"
-            into += Section(heading, indent, NO_FRAMES, NO_FRAMES)
-            return
+            val heading = truncate("$indent$caption[CIRCULAR REFERENCE: ${describe(t)}]", budget)
+            into += Section(heading, indent, NO_FRAMES, 0)
+            return budget - heading.length - 1
         }
-        val frames = try {
-            t.stackTrace
-        } catch (failure: Throwable) {
-            NO_FRAMES
+        val heading = truncate(indent + caption + describe(t), budget)
+        var left = budget - heading.length - 1
+        var more = 0 // frames shared with the enclosing throwable, shown as "... n more"
+        while (more < frames.size && more < enclosing.size &&
+            frames[frames.size - 1 - more] == enclosing[enclosing.size - 1 - more]
+        ) {
+            more++
         }
-        into += Section(indent + caption + describe(t), indent, frames, enclosing)
+        var shown = 0
+        while (shown < frames.size - more && left > 0) {
+            val frame: StackTraceElement? = frames[shown++] // an override may hand back nulls
+            left -= indent.length + 8 + (frame?.let { it.className.length + it.methodName.length } ?: 0)
+        }
+        if (left <= 0) more = 0 // cut: the stack ends within these frames
+        val kept = if (shown == frames.size) frames else frames.copyOfRange(0, shown)
+        into += Section(heading, indent, kept, more)
+        if (more > 0) left -= indent.length + 12 // "\t... 1 more\n"
+        if (left <= 0) return 0
         val suppressed = t.suppressed
         val cause = try {
             t.cause
         } catch (failure: Throwable) {
             null
         }
-        if (suppressed.isEmpty() && cause == null) return // the usual case
+        if (suppressed.isEmpty() && cause == null) return left // the usual case
         val held = seen ?: ArrayList(4)
         held += t
         for (each in suppressed) {
-            trace(each, "Suppressed: ", "$indent\t", frames, held, into)
+            if (left <= 0) return 0
+            left = trace(each, frames(each), "Suppressed: ", "$indent\t", frames, held, into, left)
         }
-        if (cause != null) trace(cause, "Caused by: ", indent, frames, held, into)
+        if (cause == null || left <= 0) return left
+        return trace(cause, frames(cause), "Caused by: ", indent, frames, held, into, left)
     }
 
     private fun describe(t: Throwable): String = try {
@@ -280,15 +325,17 @@ object Nevision {
         try {
             thread.start()
         } catch (failure: Throwable) { // no thread to be had: this report is dropped
-            logOnce("start", "reporter thread not started: $failure")
+            quietly { logOnce("start", "reporter thread not started: $failure") }
             return false
         }
         worker = thread
+        if (hooked) return true
         try {
             Runtime.getRuntime().addShutdownHook(object : Thread("nevision-flush") {
                 override fun run() = flushAtExit()
             })
-        } catch (shuttingDown: IllegalStateException) {
+            hooked = true
+        } catch (failure: Throwable) {
             // the JVM is already exiting: the report goes out only if there is time
         }
         true
@@ -300,31 +347,37 @@ object Nevision {
         }
     }
 
-    // Marks [count] reports as sent or dropped, and wakes flush when none are left.
+    // Marks [count] reports as sent or dropped, and wakes flush when none are left. Never throws.
     private fun finish(count: Int) {
-        if (unfinished.addAndGet(-count) == 0) {
-            lock.withLock { idle.signalAll() }
+        try {
+            if (unfinished.addAndGet(-count) == 0) {
+                lock.withLock { idle.signalAll() }
+            }
+        } catch (failure: Throwable) {
+            // out of memory: flush finds out at its timeout
         }
     }
 
     private fun work() {
         val batch = ArrayList<Report>(MAX_BATCH)
         while (true) {
+            var delivered = 0
             try {
                 batch.add(queue.take())
+                queue.drainTo(batch, MAX_BATCH - 1)
+                delivered = deliver(batch)
             } catch (interrupted: InterruptedException) {
-                continue // nobody else owns this thread: keep serving the queue
+                // nobody else owns this thread: keep serving the queue
+            } catch (failure: Throwable) { // the worker outlives any surprise, OutOfMemoryError included
+                quietly {
+                    logOnce("worker", "reporter failure, ${batch.size} error(s) dropped: $failure")
+                    sleep(100) // the heap may be full: give it a moment rather than spin
+                }
+            } finally {
+                droppedCount.addAndGet((batch.size - delivered).toLong())
+                finish(batch.size)
+                batch.clear()
             }
-            queue.drainTo(batch, MAX_BATCH - 1)
-            val delivered = try {
-                deliver(batch)
-            } catch (failure: Throwable) { // the worker must outlive any surprise
-                logOnce("worker", "${batch.size} error(s) dropped: $failure")
-                0
-            }
-            droppedCount.addAndGet((batch.size - delivered).toLong())
-            finish(batch.size)
-            batch.clear()
         }
     }
 
@@ -335,7 +388,7 @@ object Nevision {
             try {
                 errorJson(report)
             } catch (failure: Throwable) { // one bad report is dropped, not its batch
-                logOnce("format", "an error could not be formatted: $failure")
+                quietly { logOnce("format", "an error could not be formatted: $failure") }
                 null
             }
         }
@@ -352,6 +405,7 @@ object Nevision {
             .method("POST", body.toString().toByteArray().toRequestBody("application/json".toMediaType()))
             .build()
         var problem = ""
+        var kind = "" // one log line for network failures, one for replies, whatever their detail
         var backoff = 0L
         for (attempt in 1..RETRY_ATTEMPTS) {
             if (backoff > 0) sleep(Random.nextLong(backoff / 2, backoff + 1))
@@ -365,6 +419,7 @@ object Nevision {
                 }
             } catch (failure: IOException) {
                 problem = "network error: $failure"
+                kind = "network"
                 continue
             }
             if (reply.status == 429 && reply.retryAfterMs != null) {
@@ -374,11 +429,11 @@ object Nevision {
             }
             if (reply.status == 429 || reply.status >= 500) {
                 problem = "HTTP ${reply.status}"
+                kind = "reply"
                 continue
             }
             return accepted(reply, errors.size)
         }
-        val kind = problem.substringBefore(':')
         logOnce(kind, "${errors.size} error(s) dropped after $RETRY_ATTEMPTS tries: $problem")
         return 0
     }
@@ -404,8 +459,7 @@ object Nevision {
             logOnce("reply", "$sent error(s) not confirmed: HTTP ${reply.status} $text")
             return 0
         }
-        val error = Sender.error.find(text)?.groupValues?.get(1)
-        if (error == json("Invalid site") || error == json("Errors disabled")) {
+        if (Sender.stop.containsMatchIn(text)) {
             stopped = true
             logOnce("stopped", "sending stopped for this process: $text")
             return 0
@@ -448,20 +502,12 @@ object Nevision {
     private fun stackOf(sections: List<Section>): String = buildString {
         for (section in sections) {
             append(section.heading).append('\n')
-            val frames = section.frames
-            val enclosing = section.enclosing
-            var last = frames.size - 1 // the last frame not shared with the enclosing throwable
-            var other = enclosing.size - 1
-            while (last >= 0 && other >= 0 && frames[last] == enclosing[other]) {
-                last--
-                other--
-            }
-            for (i in 0..last) {
-                append(section.indent).append("\tat ").append(frames[i]).append('\n')
+            for (frame in section.frames) {
+                append(section.indent).append("\tat ").append(frame).append('\n')
                 if (length > MAX_STACK_LENGTH) return@buildString
             }
-            if (last < frames.size - 1) {
-                append(section.indent).append("\t... ").append(frames.size - 1 - last).append(" more\n")
+            if (section.more > 0) {
+                append(section.indent).append("\t... ").append(section.more).append(" more\n")
             }
         }
     }
@@ -529,9 +575,27 @@ object Nevision {
         }
     }
 
+    // Runs [block] and swallows whatever it throws: a catch block's body, which must not throw
+    // even with the heap full (a log line allocates; so does a string constant's first use).
+    private inline fun quietly(block: () -> Unit) {
+        try {
+            block()
+        } catch (ignored: Throwable) {
+            // nothing more can be done
+        }
+    }
+
+    // Writes "nevision: " + [line] to System.err, once per [kind] of failure. Never throws; a
+    // kind whose line could not be written is not marked, so a later failure may say it.
     private fun logOnce(kind: String, line: String) {
-        if (!logged.add(kind)) return
-        val text = line.replace(Regex("\\s+"), " ") // one line, however the reply looks
-        System.err.println("nevision: " + if (text.length > 300) text.take(300) + "..." else text)
+        var marked = false
+        try {
+            if (!logged.add(kind)) return
+            marked = true
+            val text = line.replace(Regex("\\s+"), " ") // one line, however the reply looks
+            System.err.println("nevision: " + if (text.length > 300) text.take(300) + "..." else text)
+        } catch (failure: Throwable) {
+            quietly { if (marked) logged.remove(kind) }
+        }
     }
 }
