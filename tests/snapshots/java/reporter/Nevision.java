@@ -21,12 +21,14 @@
  * the values written below; a value with control characters (or an API key that is not printable
  * ASCII, or a base URL that is not an http(s) URL) is ignored.
  *
- * report takes the exception's type, message and stack frames at the call (never the exception
- * itself) and puts them on a queue of 1000; when the queue is full the newest report is
- * dropped and counted (dropped()). One daemon thread, started on the first report, formats the
+ * report takes the exception's type, message (cut at 4096 chars) and what its stack
+ * needs (cut at 32768 chars) at the call, never the exception itself, and puts them on a
+ * queue of 1000; when the queue is full the newest report is dropped and counted
+ * (dropped()). One daemon thread, started on the first report, formats the
  * reports and sends them, up to 20 per request over one reused HttpClient (which
- * follows no redirects and takes proxies from the default ProxySelector, e.g. -Dhttp.proxyHost),
- * each request bounded by 5000 ms. HTTP 429, 5xx and network errors are tried 3 times
+ * follows no redirects and takes proxies from the default ProxySelector, e.g. -Dhttp.proxyHost;
+ * it is built again after a network failure), each request bounded by 5000 ms and its reply
+ * read to at most 64 KB. HTTP 429, 5xx and network errors are tried 3 times
  * with exponential backoff, then dropped; a 429's Retry-After (at most 60000 ms) and a
  * reply with limitReached pause all sending; "Invalid site" and "Errors disabled" stop
  * it for the life of the process. A shutdown hook waits at most 2000 ms at exit (main
@@ -34,25 +36,31 @@
  * is written to System.err once; the reporter never reports its own failures.
  */
 
+import java.io.ByteArrayOutputStream;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -75,26 +83,29 @@ public final class Nevision {
     private static final long LIMIT_REACHED_PAUSE_MS = 60000;
     private static final int MAX_MESSAGE_LENGTH = 4096;
     private static final int MAX_STACK_LENGTH = 32768;
+    /** The most of a reply that is read. */
+    private static final int MAX_REPLY_BYTES = 65536;
     /** Throwables of one report (causes, suppressed) taken at most: a cause chain may be endless. */
     private static final int MAX_THROWABLES = 32;
     private static final StackTraceElement[] NO_FRAMES = new StackTraceElement[0];
 
     /**
      * One throwable of a report as printStackTrace prints it: its caption and description
-     * line, and its frames (immutable strings and numbers, no live objects).
+     * line, the frames it prints (immutable strings and numbers, no live objects; cut where the
+     * report's stack would be cut anyway), and how many it shares with the throwable it is
+     * printed inside ("... n more").
      */
     private static final class Part {
         final String prefix;
         final String line;
         final StackTraceElement[] frames;
-        /** The frames of the throwable it is printed inside, for "... n more"; null for the top. */
-        final StackTraceElement[] enclosing;
+        final int more;
 
-        Part(String prefix, String line, StackTraceElement[] frames, StackTraceElement[] enclosing) {
+        Part(String prefix, String line, StackTraceElement[] frames, int more) {
             this.prefix = prefix;
             this.line = line;
             this.frames = frames;
-            this.enclosing = enclosing;
+            this.more = more;
         }
     }
 
@@ -124,9 +135,12 @@ public final class Nevision {
     /** Kinds of failure already written to System.err. */
     private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
-    /** The sender thread, set only once it has started. */
+    /** The sender thread: set once it has started, cleared if it ever ends (the next report starts another). */
     private static volatile Thread worker;
     private static boolean exitHookAdded;
+    /** The worker's own HTTP client (built again after a network failure, see renewClient), and when. */
+    private static HttpClient client;
+    private static long clientBuiltAt;
     /** "Invalid site" or "Errors disabled": nothing more is sent. */
     private static volatile boolean stopped;
     /** System.nanoTime() before which nothing is sent (limitReached, 429); the worker's own. */
@@ -144,14 +158,16 @@ public final class Nevision {
         static final String API_KEY = setting("NEVISION_API_KEY", "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>", true);
         static final URI ENDPOINT = URI.create(baseUrl("NEVISION_ENDPOINT", "http://127.0.0.1:8787")
                 .replaceAll("/+$", "") + "/public/errors/ingest");
-        static final HttpClient CLIENT = newClient(Duration.ofMillis(TIMEOUT_MS));
-        static final Pattern ACCEPTED = replyField("accepted", "(\\d+)");
-        static final Pattern ERROR = replyField("error", "(\"(?:[^\"\\\\]|\\\\.)*\")");
+        static final Pattern ACCEPTED = replyField("accepted", "(\\d{1,18})(?!\\d)");
+        /** Only the errors that stop sending: no pattern that recurses on a long string. */
+        static final Pattern STOP = replyField("error",
+                Pattern.quote(json("Invalid site")) + "|"
+                        + Pattern.quote(json("Errors disabled")));
         static final Pattern LIMIT_REACHED = replyField("limitReached", "true\\b");
 
         /** Finds {@code "name": value} in a JSON reply. */
         private static Pattern replyField(String name, String value) {
-            return Pattern.compile(Pattern.quote(json(name)) + "\\s*:\\s*" + value);
+            return Pattern.compile(Pattern.quote(json(name)) + "\\s*:\\s*(?:" + value + ")");
         }
     }
 
@@ -169,6 +185,11 @@ public final class Nevision {
                 DROPPED.incrementAndGet();
                 return;
             }
+            if (t == null) {
+                DROPPED.incrementAndGet();
+                logOnce("null", "report dropped: the throwable is null");
+                return;
+            }
             if (QUEUE.remainingCapacity() == 0) {
                 dropFull();
                 return;
@@ -179,14 +200,25 @@ public final class Nevision {
                 logOnce("start", "report dropped: the sender thread could not start");
                 return;
             }
+            boolean queued = false;
             UNFINISHED.incrementAndGet();
-            if (!QUEUE.offer(report)) {
-                finish(1);
+            try {
+                queued = QUEUE.offer(report);
+            } finally {
+                if (!queued) {
+                    finish(1);
+                }
+            }
+            if (!queued) {
                 dropFull();
             }
-        } catch (Throwable failure) { // never replace the caller's exception
+        } catch (Throwable failure) { // never replace the caller's exception, even out of memory
             DROPPED.incrementAndGet();
-            logOnce("report", "report dropped: " + failure.getClass().getName());
+            try {
+                logOnce("report", "report dropped: " + failure.getClass().getName());
+            } catch (Throwable outOfMemory) {
+                // counted above
+            }
         }
     }
 
@@ -197,10 +229,16 @@ public final class Nevision {
      */
     public static boolean flush(Duration timeout) {
         try {
-            long deadline = System.nanoTime() + timeout.toNanos();
+            long started = System.nanoTime();
+            long limit;
+            try {
+                limit = timeout.isNegative() ? 0 : timeout.toNanos();
+            } catch (ArithmeticException centuries) {
+                limit = Long.MAX_VALUE; // saturated: as good as forever
+            }
             synchronized (LOCK) {
                 while (UNFINISHED.get() > 0) {
-                    long left = deadline - System.nanoTime();
+                    long left = limit - (System.nanoTime() - started);
                     if (left <= 0) {
                         return false;
                     }
@@ -211,8 +249,12 @@ public final class Nevision {
         } catch (InterruptedException interrupted) {
             Thread.currentThread().interrupt();
             return false;
-        } catch (RuntimeException failure) {
-            logOnce("flush", "flush failed: " + failure.getClass().getName());
+        } catch (Throwable failure) { // a null timeout, out of memory: never thrown at the caller
+            try {
+                logOnce("flush", "flush failed: " + failure.getClass().getName());
+            } catch (Throwable outOfMemory) {
+                // nothing more to do
+            }
             return false;
         }
     }
@@ -236,27 +278,30 @@ public final class Nevision {
             message = "<unprintable>";
         }
         List<Part> parts = new ArrayList<>(1);
-        parts(t, null, "", "", null, parts);
+        parts(t, null, "", "", null, parts, new int[] {MAX_STACK_LENGTH});
         return new Report(t.getClass().getName(), truncate(message, MAX_MESSAGE_LENGTH), parts, route,
                 System.currentTimeMillis());
     }
 
     /**
      * The parts of {@code t} and of the throwables it holds, in printStackTrace's order and words;
-     * {@code seen} is null until a throwable holds another. (No "+" on strings here: the first
-     * string concatenation of a JVM costs milliseconds, and this runs on the caller's thread.)
+     * {@code seen} is null until a throwable holds another. {@code left[0]} is what is left of
+     * MAX_STACK_LENGTH: once it is spent no more is kept (the stack would be cut there), so a
+     * report holds about that much whatever its messages and causes. (No "+" on strings here: the
+     * first string concatenation of a JVM costs milliseconds, and this runs on the caller's thread.)
      */
     private static void parts(Throwable t, StackTraceElement[] enclosing, String caption, String prefix,
-            List<Throwable> seen, List<Part> parts) {
-        if (parts.size() >= MAX_THROWABLES) {
+            List<Throwable> seen, List<Part> parts, int[] left) {
+        if (parts.size() >= MAX_THROWABLES || left[0] <= 0) {
             return;
         }
         if (seen != null) {
             for (Throwable earlier : seen) {
                 if (earlier == t) {
-                    String line = prefix.concat(caption).concat("[CIRCULAR REFERENCE: ").concat(describe(t))
-                            .concat("]");
-                    parts.add(new Part(prefix, line, NO_FRAMES, null));
+                    String line = truncate(prefix.concat(caption).concat("[CIRCULAR REFERENCE: ")
+                            .concat(describe(t)).concat("]"), left[0]);
+                    left[0] -= line.length() + 1;
+                    parts.add(new Part(prefix, line, NO_FRAMES, 0));
                     return;
                 }
             }
@@ -269,8 +314,27 @@ public final class Nevision {
             frames = null;
         }
         frames = frames != null ? frames : NO_FRAMES;
-        String line = truncate(prefix.concat(caption).concat(describe(t)), MAX_STACK_LENGTH); // bounds memory
-        parts.add(new Part(prefix, line, frames, enclosing));
+        String line = truncate(prefix.concat(caption).concat(describe(t)), left[0]);
+        left[0] -= line.length() + 1;
+        int unique = frames.length; // the rest it shares with the throwable it is printed inside
+        if (enclosing != null) {
+            for (int i = enclosing.length - 1; unique > 0 && i >= 0; i--, unique--) {
+                if (!Objects.equals(frames[unique - 1], enclosing[i])) {
+                    break;
+                }
+            }
+        }
+        int kept = 0;
+        boolean top = parts.isEmpty(); // its first frame gives the report's file and line
+        while (kept < unique && (left[0] > 0 || top && kept == 0)) {
+            left[0] -= printedLength(frames[kept], prefix);
+            kept++;
+        }
+        if (unique < frames.length) {
+            left[0] -= prefix.length() + 12; // "\t... n more"
+        }
+        parts.add(new Part(prefix, line, kept == frames.length ? frames : Arrays.copyOf(frames, kept),
+                frames.length - unique));
         Throwable[] suppressed = t.getSuppressed();
         Throwable cause;
         try {
@@ -287,11 +351,18 @@ public final class Nevision {
             held.add(t);
         }
         for (Throwable each : suppressed) {
-            parts(each, frames, "Suppressed: ", prefix.concat("\t"), held, parts);
+            parts(each, frames, "Suppressed: ", prefix.concat("\t"), held, parts, left);
         }
         if (cause != null) {
-            parts(cause, frames, "Caused by: ", prefix, held, parts);
+            parts(cause, frames, "Caused by: ", prefix, held, parts, left);
         }
+    }
+
+    /** At least the chars {@code frame} takes printed ("\tat " + toString() + newline), cheaply. */
+    private static int printedLength(StackTraceElement frame, String prefix) {
+        String file = frame.getFileName();
+        return prefix.length() + 4 + frame.getClassName().length() + 1 + frame.getMethodName().length() + 2
+                + (file != null ? file.length() : 13) + 1;
     }
 
     /** {@code t.toString()}, or the class name with the message when an override throws. */
@@ -311,7 +382,7 @@ public final class Nevision {
     /** Starts the worker and the exit hook; false if the thread could not start. */
     private static boolean startWorker() {
         synchronized (LOCK) {
-            if (worker != null) {
+            if (worker != null && worker.isAlive()) {
                 return true;
             }
             // Thread subclasses, not lambdas: the caller's first report pays no lambda bootstrap.
@@ -346,8 +417,12 @@ public final class Nevision {
     }
 
     private static void flushAtExit() {
-        if (!flush(Duration.ofMillis(FLUSH_TIMEOUT_MS))) {
-            logOnce("exit", UNFINISHED.get() + " error(s) not delivered before exit");
+        try {
+            if (!flush(Duration.ofMillis(FLUSH_TIMEOUT_MS))) {
+                logOnce("exit", UNFINISHED.get() + " error(s) not delivered before exit");
+            }
+        } catch (Throwable outOfMemory) {
+            // the JVM is exiting: nothing more to do
         }
     }
 
@@ -362,22 +437,35 @@ public final class Nevision {
 
     private static void work() {
         List<Report> batch = new ArrayList<>(MAX_BATCH);
-        while (true) {
-            try {
-                batch.add(QUEUE.take());
-            } catch (InterruptedException interrupted) {
-                continue; // nobody else owns this thread: keep serving the queue
+        try {
+            while (true) {
+                int delivered = 0;
+                try {
+                    batch.add(QUEUE.take());
+                    QUEUE.drainTo(batch, MAX_BATCH - 1);
+                    delivered = deliver(batch);
+                } catch (InterruptedException interrupted) {
+                    // nobody else owns this thread: keep serving the queue
+                } catch (Throwable failure) { // out of memory included: the worker outlives anything
+                    try {
+                        logOnce("worker", "sending failed, " + batch.size() + " error(s) dropped: " + failure);
+                    } catch (Throwable outOfMemory) {
+                        // counted below
+                    }
+                } finally {
+                    if (!batch.isEmpty()) {
+                        DROPPED.addAndGet(batch.size() - delivered);
+                        finish(batch.size());
+                        batch.clear();
+                    }
+                }
             }
-            QUEUE.drainTo(batch, MAX_BATCH - 1);
-            int delivered = 0;
-            try {
-                delivered = deliver(batch);
-            } catch (Throwable failure) { // the worker must outlive any surprise
-                logOnce("worker", batch.size() + " error(s) dropped: " + failure);
+        } finally {
+            synchronized (LOCK) { // never expected: the next report starts a new worker
+                if (worker == Thread.currentThread()) {
+                    worker = null;
+                }
             }
-            DROPPED.addAndGet(batch.size() - delivered);
-            finish(batch.size());
-            batch.clear();
         }
     }
 
@@ -416,17 +504,22 @@ public final class Nevision {
                 return 0;
             }
             serverPaused = false;
+            if (client == null) {
+                client = newClient(Duration.ofMillis(TIMEOUT_MS));
+                clientBuiltAt = System.nanoTime();
+            }
             // The request's own timeout ends once the headers arrive; get() bounds the body too.
-            CompletableFuture<HttpResponse<String>> call =
-                    Sender.CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString());
+            CompletableFuture<HttpResponse<String>> call = client.sendAsync(request, info -> new ReplyBody());
             HttpResponse<String> response;
             try {
                 response = call.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             } catch (ExecutionException failure) {
+                renewClient();
                 problem = "network error: " + failure.getCause();
                 continue;
             } catch (TimeoutException | InterruptedException failure) {
                 call.cancel(true);
+                renewClient();
                 problem = "network error: timed out";
                 continue;
             }
@@ -454,6 +547,16 @@ public final class Nevision {
         return 0;
     }
 
+    /**
+     * After a network error or timeout: the client may be what failed (its selector thread dies
+     * when the heap is full), so the next try builds another; at most one per timeout.
+     */
+    private static void renewClient() {
+        if (System.nanoTime() - clientBuiltAt > TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS)) {
+            client = null;
+        }
+    }
+
     /** The exponential backoff before try {@code attempt} (2, 3, ...), with jitter. */
     private static long backoffMs(int attempt) {
         long backoff = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS << Math.min(attempt - 2, 30));
@@ -467,9 +570,7 @@ public final class Nevision {
             logOnce("reply", sent + " error(s) not confirmed: HTTP " + status + " " + reply);
             return 0;
         }
-        Matcher error = Sender.ERROR.matcher(reply);
-        if (error.find() && (error.group(1).equals(json("Invalid site"))
-                || error.group(1).equals(json("Errors disabled")))) {
+        if (Sender.STOP.matcher(reply).find()) {
             stopped = true;
             logOnce("stopped", "sending stopped for this process: " + reply);
             return 0;
@@ -519,21 +620,11 @@ public final class Nevision {
                 break;
             }
             out.append(part.line).append(newline);
-            StackTraceElement[] frames = part.frames;
-            int last = frames.length - 1;
-            if (part.enclosing != null) {
-                for (int i = part.enclosing.length - 1; last >= 0 && i >= 0; i--, last--) {
-                    if (!Objects.equals(frames[last], part.enclosing[i])) {
-                        break;
-                    }
-                }
+            for (int i = 0; i < part.frames.length && out.length() <= MAX_STACK_LENGTH; i++) {
+                out.append(part.prefix).append("\tat ").append(part.frames[i]).append(newline);
             }
-            for (int i = 0; i <= last && out.length() <= MAX_STACK_LENGTH; i++) {
-                out.append(part.prefix).append("\tat ").append(frames[i]).append(newline);
-            }
-            if (last < frames.length - 1) {
-                out.append(part.prefix).append("\t... ").append(frames.length - 1 - last).append(" more")
-                        .append(newline);
+            if (part.more > 0) {
+                out.append(part.prefix).append("\t... ").append(part.more).append(" more").append(newline);
             }
         }
         return truncate(out.toString(), MAX_STACK_LENGTH);
@@ -574,7 +665,7 @@ public final class Nevision {
     }
 
     /**
-     * The one HTTP client: connect timeout, no redirects (the API key goes only to the
+     * An HTTP client: connect timeout, no redirects (the API key goes only to the
      * configured endpoint), proxies from the default ProxySelector (-Dhttp.proxyHost etc.),
      * and one daemon thread for its callbacks (its default pool grows a thread per request in
      * flight) beside its own selector thread.
@@ -596,6 +687,53 @@ public final class Nevision {
             builder.proxy(proxies);
         }
         return builder.build();
+    }
+
+    /**
+     * The reply as text, at most {@code MAX_REPLY_BYTES} of it: the rest is never read, so a
+     * huge or endless reply costs nothing, and the request's future (bounded by get's timeout)
+     * covers the body too.
+     */
+    private static final class ReplyBody implements HttpResponse.BodySubscriber<String> {
+        private final CompletableFuture<String> text = new CompletableFuture<>();
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        private Flow.Subscription subscription;
+
+        @Override
+        public CompletionStage<String> getBody() {
+            return text;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription given) {
+            subscription = given;
+            given.request(1);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> buffers) {
+            for (ByteBuffer buffer : buffers) {
+                byte[] chunk = new byte[Math.min(buffer.remaining(), MAX_REPLY_BYTES - bytes.size())];
+                buffer.get(chunk);
+                bytes.write(chunk, 0, chunk.length);
+            }
+            if (bytes.size() < MAX_REPLY_BYTES) {
+                subscription.request(1);
+            } else {
+                subscription.cancel();
+                onComplete();
+            }
+        }
+
+        @Override
+        public void onError(Throwable failure) {
+            text.completeExceptionally(failure);
+        }
+
+        @Override
+        public void onComplete() {
+            text.complete(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
+        }
     }
 
     /**
@@ -675,14 +813,31 @@ public final class Nevision {
         }
     }
 
+    /**
+     * Writes {@code line} to System.err unless a line of its {@code kind} was written before.
+     * Never throws: out of memory, the kind stays unlogged and the next failure of it tries again.
+     */
     private static void logOnce(String kind, String line) {
-        if (!LOGGED.add(kind)) {
-            return;
+        boolean marked = false;
+        try {
+            if (LOGGED.contains(kind) || !LOGGED.add(kind)) {
+                return;
+            }
+            marked = true;
+            String text = line.length() > 1000 ? line.substring(0, 1000) : line;
+            text = text.replaceAll("\\s+", " "); // one line, however the reply looks
+            if (text.length() > 300) {
+                text = text.substring(0, 300) + "...";
+            }
+            System.err.println("nevision: " + text);
+        } catch (Throwable failure) {
+            if (marked) {
+                try {
+                    LOGGED.remove(kind);
+                } catch (Throwable alsoFailed) {
+                    // nothing else to do
+                }
+            }
         }
-        String text = line.replaceAll("\\s+", " "); // one line, however the reply looks
-        if (text.length() > 300) {
-            text = text.substring(0, 300) + "...";
-        }
-        System.err.println("nevision: " + text);
     }
 }

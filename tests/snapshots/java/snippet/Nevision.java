@@ -13,15 +13,16 @@
  *         throw e;
  *     }
  *
- * The report is written at the call and queued (at most 1000; when full, new reports are
- * dropped). One background thread sends the queue, up to 20 per request, each request
- * bounded by a 5.0 s timeout; it follows no redirects and takes proxies from the default
- * ProxySelector (-Dhttp.proxyHost etc.). At exit (main returning, System.exit or an uncaught
- * exception) a shutdown hook waits 5.0 s at most for the queue to be sent. HTTP 429 drops its
- * request and pauses sending for its Retry-After. Each kind of failure is written once to
- * System.err.
+ * The report's text is taken at the call (the message cut at 4096 chars, the stack at
+ * 32768) and queued (at most 1000; when full, new reports are dropped). One
+ * background thread sends the queue, up to 20 per request, each request bounded by a 5.0 s
+ * timeout; it follows no redirects and takes proxies from the default ProxySelector
+ * (-Dhttp.proxyHost etc.). At exit (main returning, System.exit or an uncaught exception) a
+ * shutdown hook waits 5.0 s at most for the queue to be sent. HTTP 429 drops its request and
+ * pauses sending for its Retry-After. Each kind of failure is written once to System.err.
  */
 
+import java.io.ByteArrayOutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ProxySelector;
@@ -29,6 +30,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -39,8 +42,11 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -58,25 +64,33 @@ public final class Nevision {
     private static final int MAX_BATCH = 20;
     private static final long MAX_RETRY_AFTER_MS = 60000;
     private static final long RETRY_PAUSE_MS = 500;
+    private static final int MAX_MESSAGE_LENGTH = 4096;
+    private static final int MAX_STACK_LENGTH = 32768;
+    /** The most of a reply that is read. */
+    private static final int MAX_REPLY_BYTES = 65536;
 
-    /** Errors waiting to be sent, each already written as a JSON object. */
-    private static final BlockingQueue<String> QUEUE = new ArrayBlockingQueue<>(1000);
+    /** Errors waiting to be sent: each one's field values (text and numbers), in the payload's order. */
+    private static final BlockingQueue<Object[]> QUEUE = new ArrayBlockingQueue<>(1000);
     /** Errors queued or being sent: the exit hook waits for none. */
     private static final AtomicInteger UNSENT = new AtomicInteger();
     private static final AtomicLong DROPPED = new AtomicLong();
     private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+    /** The sender thread: set once it has started, cleared if it ever ends (the next report starts another). */
     private static volatile Thread sender;
+    private static boolean exitHookAdded;
+    /** The sender's own HTTP client, built again after a request failed on the network, and when it was built. */
+    private static HttpClient client;
+    private static long clientBuiltAt;
     /** System.nanoTime() before which nothing is sent (HTTP 429); the sender's own. */
     private static long resumeAt = System.nanoTime();
 
     private Nevision() {
     }
 
-    /** Set up on the first send, off the caller's thread: a failure here never reaches it. */
+    /** Compiled on the first send, off the caller's thread. */
     private static final class Http {
-        static final HttpClient CLIENT = newClient(TIMEOUT);
         static final Pattern ACCEPTED =
-                Pattern.compile(Pattern.quote(json("accepted")) + "\\s*:\\s*(\\d+)");
+                Pattern.compile(Pattern.quote(json("accepted")) + "\\s*:\\s*(\\d{1,18})(?!\\d)");
     }
 
     /**
@@ -86,8 +100,12 @@ public final class Nevision {
      */
     public static void report(Throwable t, String route) {
         try {
+            if (t == null) {
+                drop("null", "the throwable is null");
+                return;
+            }
             if (QUEUE.remainingCapacity() == 0) {
-                drop("the queue is full");
+                drop("full", "the queue is full");
                 return;
             }
             StackTraceElement[] frames;
@@ -101,7 +119,7 @@ public final class Nevision {
             String exceptionType = t.getClass().getName();
             String message;
             try {
-                message = Objects.toString(t.getMessage(), "");
+                message = truncate(Objects.toString(t.getMessage(), ""), MAX_MESSAGE_LENGTH);
             } catch (Throwable overrideThrew) {
                 message = "<unprintable>";
             }
@@ -109,52 +127,64 @@ public final class Nevision {
             try {
                 StringWriter trace = new StringWriter();
                 t.printStackTrace(new PrintWriter(trace));
-                stack = trace.toString();
+                stack = truncate(trace.toString(), MAX_STACK_LENGTH);
             } catch (Throwable overrideThrew) { // a toString or getCause that throws: the frames alone
                 StringBuilder trace = new StringBuilder(exceptionType).append(System.lineSeparator());
-                for (StackTraceElement frame : frames) {
-                    trace.append("\tat ").append(frame).append(System.lineSeparator());
+                for (int i = 0; i < frames.length && trace.length() < MAX_STACK_LENGTH; i++) {
+                    trace.append("\tat ").append(frames[i]).append(System.lineSeparator());
                 }
-                stack = trace.toString();
+                stack = truncate(trace.toString(), MAX_STACK_LENGTH);
             }
             String fingerprint = String.join(":", Objects.toString(exceptionType, ""), Objects.toString(route, ""));
             long timestampMs = System.currentTimeMillis();
             String filename = top != null ? top.getFileName() : null;
             Integer lineno = top != null && top.getLineNumber() > 0 ? top.getLineNumber() : null;
-
-            StringBuilder error = new StringBuilder("{");
-            member(error, "type", exceptionType);
-            member(error, "message", message);
-            member(error, "stack", stack);
-            member(error, "fingerprint", fingerprint);
-            member(error, "timestamp", timestampMs);
-            member(error, "url", route);
-            member(error, "filename", filename);
-            member(error, "lineno", lineno);
-            error.append('}');
+            Object[] error = {
+                exceptionType,
+                message,
+                stack,
+                fingerprint,
+                timestampMs,
+                route,
+                filename,
+                lineno
+            };
 
             if (sender == null && !startSender()) {
-                drop("the sender thread could not start"); // tried again on the next report
+                drop("start", "the sender thread could not start"); // tried again on the next report
                 return;
             }
+            boolean queued = false;
             UNSENT.incrementAndGet();
-            if (!QUEUE.offer(error.toString())) {
-                UNSENT.decrementAndGet();
-                drop("the queue is full");
+            try {
+                queued = QUEUE.offer(error);
+            } finally {
+                if (!queued) {
+                    UNSENT.decrementAndGet();
+                }
             }
-        } catch (Throwable failure) { // never replace the caller's exception
-            drop(failure.getClass().getName());
+            if (!queued) {
+                drop("full", "the queue is full");
+            }
+        } catch (Throwable failure) { // never replace the caller's exception, even out of memory
+            drop("report", failure);
         }
     }
 
-    private static void drop(String why) {
+    /** Counts a dropped report and says why, once per kind of reason. Never throws. */
+    private static void drop(String kind, Object why) {
         DROPPED.incrementAndGet();
-        logOnce("drop", "report dropped: " + why + "; later drops are counted, not logged");
+        try {
+            logOnce(kind, "report dropped: " + (why instanceof Throwable ? why.getClass().getName() : why)
+                    + "; later ones are counted, not logged");
+        } catch (Throwable outOfMemory) {
+            // counted above
+        }
     }
 
-    /** Starts the one sender thread and the exit hook; false if the thread could not start. */
+    /** Starts the one sender thread, and the exit hook once; false if the thread could not start. */
     private static synchronized boolean startSender() {
-        if (sender != null) {
+        if (sender != null && sender.isAlive()) {
             return true;
         }
         Thread thread = new Thread(Nevision::sendForever, "nevision-sender");
@@ -165,10 +195,13 @@ public final class Nevision {
             return false;
         }
         sender = thread;
-        try {
-            Runtime.getRuntime().addShutdownHook(new Thread(Nevision::awaitSent, "nevision-exit"));
-        } catch (IllegalStateException alreadyExiting) {
-            // the JVM is exiting: the report goes out only if there is time
+        if (!exitHookAdded) {
+            exitHookAdded = true;
+            try {
+                Runtime.getRuntime().addShutdownHook(new Thread(Nevision::awaitSent, "nevision-exit"));
+            } catch (IllegalStateException alreadyExiting) {
+                // the JVM is exiting: the report goes out only if there is time
+            }
         }
         return true;
     }
@@ -180,57 +213,79 @@ public final class Nevision {
             while (UNSENT.get() > 0 && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
-        } catch (InterruptedException interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        if (UNSENT.get() > 0) {
-            long dropped = DROPPED.get();
-            logOnce("exit", UNSENT.get() + " error(s) not delivered before exit"
-                    + (dropped > 0 ? ", " + dropped + " dropped earlier" : ""));
+            if (UNSENT.get() > 0) {
+                long dropped = DROPPED.get();
+                logOnce("exit", UNSENT.get() + " error(s) not delivered before exit"
+                        + (dropped > 0 ? ", " + dropped + " dropped earlier" : ""));
+            }
+        } catch (Throwable interruptedOrOutOfMemory) {
+            // the JVM is exiting: nothing more to do
         }
     }
 
     private static void sendForever() {
-        List<String> batch = new ArrayList<>(MAX_BATCH);
-        while (true) {
-            try {
-                batch.add(QUEUE.take());
-                QUEUE.drainTo(batch, MAX_BATCH - 1);
-                send(batch);
-            } catch (InterruptedException interrupted) {
-                // nobody else owns this thread: keep serving the queue
-            } catch (Throwable failure) { // the sender outlives anything, interrupts included
-                logOnce("sender", batch.size() + " error(s) not delivered: " + failure);
-            } finally {
-                UNSENT.addAndGet(-batch.size());
-                batch.clear();
+        List<Object[]> batch = new ArrayList<>(MAX_BATCH);
+        try {
+            while (true) {
+                try {
+                    batch.add(QUEUE.take());
+                    QUEUE.drainTo(batch, MAX_BATCH - 1);
+                    send(batch);
+                } catch (InterruptedException interrupted) {
+                    // nobody else owns this thread: keep serving the queue
+                } catch (Throwable failure) { // the sender outlives anything, out of memory included
+                    try {
+                        logOnce("sender", "sending failed, " + batch.size() + " error(s) not delivered: " + failure);
+                    } catch (Throwable outOfMemory) {
+                        // the next batch may have more luck
+                    }
+                } finally {
+                    UNSENT.addAndGet(-batch.size());
+                    batch.clear();
+                }
+            }
+        } finally {
+            synchronized (Nevision.class) { // never expected: the next report starts a new sender
+                if (sender == Thread.currentThread()) {
+                    sender = null;
+                }
             }
         }
     }
 
-    private static void send(List<String> batch) throws InterruptedException {
+    private static void send(List<Object[]> batch) throws InterruptedException {
         long pause = resumeAt - System.nanoTime();
         if (pause > 0) {
             Thread.sleep(TimeUnit.NANOSECONDS.toMillis(pause) + 1); // a 429 asked to wait
         }
+        StringBuilder errors = new StringBuilder();
+        for (Object[] error : batch) {
+            errors.append(errors.length() > 0 ? "," : "").append(errorJson(error));
+        }
         String body = "{" + json("siteId") + ":" + json(SITE_ID) + ","
-                + json("errors") + ":[" + String.join(",", batch) + "]}";
+                + json("errors") + ":[" + errors + "]}";
         HttpRequest request = HttpRequest.newBuilder(URI.create(ENDPOINT))
                 .timeout(TIMEOUT)
                 .header("Content-Type", "application/json")
                 .header("x-nevision-api-key", API_KEY)
                 .method("POST", HttpRequest.BodyPublishers.ofString(body))
                 .build();
+        if (client == null) {
+            client = newClient(TIMEOUT);
+            clientBuiltAt = System.nanoTime();
+        }
+        // The request's own timeout ends once the headers arrive; get() bounds the body too.
+        CompletableFuture<HttpResponse<String>> call = client.sendAsync(request, info -> new ReplyBody());
         HttpResponse<String> response;
         try {
-            // The request's own timeout ends once the headers arrive; get() bounds the body too.
-            response = Http.CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString())
-                    .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException failure) {
-            logOnce("network", batch.size() + " error(s) not delivered: " + failure.getCause());
-            return;
-        } catch (TimeoutException failure) {
-            logOnce("network", batch.size() + " error(s) not delivered: timed out");
+            response = call.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException failure) {
+            call.cancel(true);
+            if (System.nanoTime() - clientBuiltAt > TIMEOUT.toNanos()) {
+                client = null; // it may be what failed (its selector thread dies when the heap is full)
+            }
+            logOnce("network", batch.size() + " error(s) not delivered: "
+                    + (failure instanceof TimeoutException ? "timed out" : failure.getCause()));
             return;
         }
         int status = response.statusCode();
@@ -249,6 +304,28 @@ public final class Nevision {
         if (status != 200 || count < batch.size()) {
             logOnce("reply", batch.size() + " error(s) not accepted: HTTP " + status + " " + response.body());
         }
+    }
+
+    /** One error as a JSON object, from its field values in the payload's order. */
+    private static String errorJson(Object[] fields) {
+        StringBuilder error = new StringBuilder("{");
+        member(error, "type", fields[0]);
+        member(error, "message", fields[1]);
+        member(error, "stack", fields[2]);
+        member(error, "fingerprint", fields[3]);
+        member(error, "timestamp", fields[4]);
+        member(error, "url", fields[5]);
+        member(error, "filename", fields[6]);
+        member(error, "lineno", fields[7]);
+        return error.append('}').toString();
+    }
+
+    /** At most {@code max} chars, never cutting a surrogate pair in two. */
+    private static String truncate(String text, int max) {
+        if (text.length() <= max) {
+            return text;
+        }
+        return text.substring(0, max > 0 && Character.isHighSurrogate(text.charAt(max - 1)) ? max - 1 : max);
     }
 
     /** Appends {@code "name":value} to a JSON object; an unknown (null) value is left out. */
@@ -286,7 +363,7 @@ public final class Nevision {
     }
 
     /**
-     * The one HTTP client: connect timeout, no redirects (the API key goes only to the
+     * An HTTP client: connect timeout, no redirects (the API key goes only to the
      * configured endpoint), proxies from the default ProxySelector (-Dhttp.proxyHost etc.),
      * and one daemon thread for its callbacks (its default pool grows a thread per request in
      * flight) beside its own selector thread.
@@ -311,6 +388,53 @@ public final class Nevision {
     }
 
     /**
+     * The reply as text, at most {@code MAX_REPLY_BYTES} of it: the rest is never read, so a
+     * huge or endless reply costs nothing, and the request's future (bounded by get's timeout)
+     * covers the body too.
+     */
+    private static final class ReplyBody implements HttpResponse.BodySubscriber<String> {
+        private final CompletableFuture<String> text = new CompletableFuture<>();
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        private Flow.Subscription subscription;
+
+        @Override
+        public CompletionStage<String> getBody() {
+            return text;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription given) {
+            subscription = given;
+            given.request(1);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> buffers) {
+            for (ByteBuffer buffer : buffers) {
+                byte[] chunk = new byte[Math.min(buffer.remaining(), MAX_REPLY_BYTES - bytes.size())];
+                buffer.get(chunk);
+                bytes.write(chunk, 0, chunk.length);
+            }
+            if (bytes.size() < MAX_REPLY_BYTES) {
+                subscription.request(1);
+            } else {
+                subscription.cancel();
+                onComplete();
+            }
+        }
+
+        @Override
+        public void onError(Throwable failure) {
+            text.completeExceptionally(failure);
+        }
+
+        @Override
+        public void onComplete() {
+            text.complete(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
+        }
+    }
+
+    /**
      * How long a 429 asks sending to pause: its Retry-After in seconds or as an HTTP date,
      * at most {@code MAX_RETRY_AFTER_MS}; {@code fallbackMs} without a usable header.
      */
@@ -332,14 +456,31 @@ public final class Nevision {
         return Math.max(0, Math.min(ms, MAX_RETRY_AFTER_MS));
     }
 
+    /**
+     * Writes {@code line} to System.err unless a line of its {@code kind} was written before.
+     * Never throws: out of memory, the kind stays unlogged and the next failure of it tries again.
+     */
     private static void logOnce(String kind, String line) {
-        if (!LOGGED.add(kind)) {
-            return;
+        boolean marked = false;
+        try {
+            if (LOGGED.contains(kind) || !LOGGED.add(kind)) {
+                return;
+            }
+            marked = true;
+            String text = line.length() > 1000 ? line.substring(0, 1000) : line;
+            text = text.replaceAll("\\s+", " "); // one line, however the reply looks
+            if (text.length() > 300) {
+                text = text.substring(0, 300) + "...";
+            }
+            System.err.println("nevision: " + text);
+        } catch (Throwable failure) {
+            if (marked) {
+                try {
+                    LOGGED.remove(kind);
+                } catch (Throwable alsoFailed) {
+                    // nothing else to do
+                }
+            }
         }
-        String text = line.replaceAll("\\s+", " "); // one line, however the reply looks
-        if (text.length() > 300) {
-            text = text.substring(0, 300) + "...";
-        }
-        System.err.println("nevision: " + text);
     }
 }
