@@ -62,4 +62,5 @@ def test_output_files_are_named_for_their_language(generator: Generator) -> None
     paths = set(generator.render_all())
     assert "java/snippet/Nevision.java" in paths  # a public class lives in its own file name
     assert "python/snippet/nevision.py" in paths  # importable as `nevision`
-    assert all(Path(p).suffix in {".py", ".php", ".cs", ".java", ".kt", ".swift"} for p in paths)
+    suffixes = {".py", ".php", ".cs", ".java", ".kt", ".swift", ".cjs", ".go", ".rb"}
+    assert all(Path(p).suffix in suffixes for p in paths)
