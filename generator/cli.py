@@ -12,7 +12,7 @@ import click
 
 from generator import __version__
 from generator.errors import SnippetsError
-from generator.languages import LANGUAGES, get_language
+from generator.languages import LANGUAGES, every_target, get_language
 from generator.paths import DEFAULT_SPEC
 from generator.write import stale_files, write_all
 
@@ -59,6 +59,22 @@ def _render(
     if folder is not None and names:
         cache.store(folder, dict(zip(names, codes, strict=True)))
     return codes
+
+
+def _render_every(
+    ctx: click.Context,
+    site_id: str | None,
+    api_key: str | None,
+    endpoint: str | None,
+    packages: dict[str, str],
+) -> dict[str, str]:
+    """Every language and variant, keyed by its path inside an output folder."""
+    targets = every_target(packages)
+    codes = _render(ctx, targets, site_id, api_key, endpoint)
+    return {
+        LANGUAGES[name].output_path(variant): code
+        for (name, variant, _), code in zip(targets, codes, strict=True)
+    }
 
 
 @click.group(
@@ -145,16 +161,7 @@ def generate(
         if name is not None
     }
     if every:
-        targets = [
-            (lang.name, name, given.get(lang.package_option) if lang.package_option else None)
-            for lang in LANGUAGES.values()
-            for name in lang.variants
-        ]
-        codes = _render(ctx, targets, site_id, api_key, endpoint)
-        files = {
-            LANGUAGES[name].output_path(kind): code
-            for (name, kind, _), code in zip(targets, codes, strict=True)
-        }
+        files = _render_every(ctx, site_id, api_key, endpoint, given)
     else:
         assert language is not None
         lang = get_language(language)
@@ -205,12 +212,7 @@ def list_languages(ctx: click.Context) -> None:
 def check(ctx: click.Context, out: Path) -> None:
     """Exit 1 with a diff when the output folder is not what the spec generates now."""
     folder = out
-    targets = [(lang.name, name, None) for lang in LANGUAGES.values() for name in lang.variants]
-    codes = _render(ctx, targets, None, None, None)
-    expected = {
-        LANGUAGES[name].output_path(kind): code
-        for (name, kind, _), code in zip(targets, codes, strict=True)
-    }
+    expected = _render_every(ctx, None, None, None, {})
     diffs = stale_files(folder, expected)
     if diffs:
         click.echo("".join(diffs), nl=False)

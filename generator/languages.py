@@ -277,6 +277,20 @@ LANGUAGES: dict[str, Language] = {
 }
 
 
+def every_target(packages: dict[str, str] | None = None) -> list[tuple[str, str, str | None]]:
+    """Every (language, variant, package) of an output folder.
+
+    ``packages`` maps ``--package`` / ``--namespace`` to a name, given to each
+    language that takes that option.
+    """
+    chosen = packages or {}
+    return [
+        (lang.name, variant, chosen.get(lang.package_option) if lang.package_option else None)
+        for lang in LANGUAGES.values()
+        for variant in lang.variants
+    ]
+
+
 def get_language(name: str) -> Language:
     try:
         return LANGUAGES[name]

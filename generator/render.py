@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.errors import SnippetsError
-from generator.languages import LANGUAGES, Language, get_language
+from generator.languages import LANGUAGES, Language, every_target, get_language
 from generator.literals import Code, comment_problem
 from generator.paths import DEFAULT_SPEC, TEMPLATES_DIR
 from generator.values import check_api_key, check_base_url, check_site_id
@@ -25,27 +26,26 @@ class _UnescapedValue(Exception):
     pass
 
 
-def _undefined() -> type:
-    import jinja2
-
-    return jinja2.Undefined
-
-
-def _finalize(value: object) -> object:
-    """Let only finished code and numbers into the output.
+def _finalizer(undefined: type) -> Callable[[object], object]:
+    """Jinja's ``finalize``: let only finished code and numbers into the output.
 
     A bare string from the spec or the command line must go through ``|lit``
     (a string literal) or ``|text`` (comment text); forgetting that is an error.
     """
-    if isinstance(value, Code):
-        return value
-    if isinstance(value, _undefined()):
-        str(value)  # StrictUndefined raises here, naming the missing variable
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    raise _UnescapedValue(
-        f"{value!r} reached the output without a filter; use |lit for code or |text for comments"
-    )
+
+    def finalize(value: object) -> object:
+        if isinstance(value, Code):
+            return value
+        if isinstance(value, undefined):
+            str(value)  # StrictUndefined raises here, naming the missing variable
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        raise _UnescapedValue(
+            f"{value!r} reached the output without a filter; "
+            "use |lit for code or |text for comments"
+        )
+
+    return finalize
 
 
 def _literal_filter(context: jinja2.runtime.Context, value: object) -> Code:
@@ -80,7 +80,7 @@ def make_env(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
-        finalize=_finalize,
+        finalize=_finalizer(jinja2.Undefined),
     )
     env.filters["lit"] = jinja2.pass_context(_literal_filter)
     env.filters["text"] = _text_filter
@@ -298,7 +298,7 @@ class Generator:
             filled = skeleton.fill(self._values(settings))
             if filled is not None:
                 return filled
-        return self.render_full(language, variant, site_id, api_key, endpoint, package)
+        return self._render_settings(lang, variant, settings, package)
 
     def render_full(
         self,
@@ -393,18 +393,11 @@ class Generator:
         ``packages`` maps ``--package`` / ``--namespace`` to a name, given to each
         language that takes that option.
         """
-        chosen = packages or {}
         return {
-            lang.output_path(variant): self.render(
-                lang.name,
-                variant,
-                site_id,
-                api_key,
-                endpoint,
-                chosen.get(lang.package_option) if lang.package_option else None,
+            LANGUAGES[name].output_path(variant): self.render(
+                name, variant, site_id, api_key, endpoint, package
             )
-            for lang in LANGUAGES.values()
-            for variant in lang.variants
+            for name, variant, package in every_target(packages)
         }
 
 
