@@ -657,8 +657,7 @@ def verify_one(generator: Generator, language: Language, variant: str) -> Report
                 ("invalid site", Faults(), {}),
             ]
             for check, faults, sites in cases:
-                stub.faults = faults
-                stub.sites = {SITE_ID: Site(API_KEY)} if sites is None else sites
+                stub.reset({SITE_ID: Site(API_KEY)} if sites is None else sites, faults)
                 _attempt(report, check, lambda: harness.check_fault(build.run))
             run_cases(report, Cases(harness, stub, build))
         # The stub has stopped: its port now refuses connections.
