@@ -52,7 +52,9 @@ _BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False,
 MAX_SPEC_BYTES = 256 * 1024
 MAX_DEPTH = 20
 MAX_TEXT = 1000
-MAX_DIGITS = 12
+MAX_DIGITS = 16
+#: Prose for the docs page (a source's meaning) may be longer than a name or a value.
+MAX_PROSE = 2000
 
 
 class SpecError(SnippetsError):
@@ -67,6 +69,8 @@ class Api:
     content_type: str
     api_key_header: str
     timeout_ms: int
+    #: Where a user finds the site id and the API key (prose for the docs page).
+    credentials: str
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,20 @@ class Payload:
     errors_field: str
     min_errors: int
     max_errors: int
+    #: Whether the endpoint takes fields the spec does not name.
+    unknown_fields: bool
     error_fields: tuple[ErrorField, ...]
 
     def field_for(self, source: str) -> ErrorField | None:
         return next((f for f in self.error_fields if f.source == source), None)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a source holds (prose), and an example value of its JSON type."""
+
+    meaning: str
+    example: str | int
 
 
 @dataclass(frozen=True)
@@ -108,12 +122,22 @@ class ResponseErrors:
 
 
 @dataclass(frozen=True)
+class ResponseMeanings:
+    accepted: str
+    error: str
+    invalid_site: str
+    errors_disabled: str
+    limit_reached: str
+
+
+@dataclass(frozen=True)
 class Response:
     status: int
     accepted_field: str
     error_field: str
     errors: ResponseErrors
     limit_reached_field: str
+    meanings: ResponseMeanings
 
 
 @dataclass(frozen=True)
@@ -169,6 +193,7 @@ class Spec:
     api: Api
     placeholders: Placeholders
     payload: Payload
+    sources: dict[str, Source]
     fingerprint: Fingerprint
     response: Response
     client: Client
@@ -178,6 +203,18 @@ class Spec:
     @property
     def endpoint(self) -> str:
         return self.api.base_url + self.api.path
+
+    def example_value(self, source: str) -> str | int:
+        """The example of ``source``; the fingerprint's follows the recipe."""
+        if source == "fingerprint":
+            return self.fingerprint.separator.join(
+                str(self.sources[part].example) for part in self.fingerprint.parts
+            )
+        return self.sources[source].example
+
+    def example_error(self) -> dict[str, str | int]:
+        """One error object holding every field, with the spec's example values."""
+        return {f.name: self.example_value(f.source) for f in self.payload.error_fields}
 
 
 def _shown(value: object) -> str:
@@ -223,6 +260,23 @@ class _Value:
             raise self.fail(f"is {len(value)} characters long; at most {MAX_TEXT}")
         if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(f"{_shown(value)} is not {what}")
+        return value
+
+    def prose(self) -> str:
+        """One line of text for people (the docs page): any printable characters."""
+        node = self._scalar("a string")
+        if node.tag != "tag:yaml.org,2002:str":
+            raise self.fail(f"expected a string, got {_shown(node.value)}; quote it")
+        value = str(node.value)
+        if not value.strip():
+            raise self.fail("must not be empty")
+        if len(value) > MAX_PROSE:
+            raise self.fail(f"is {len(value)} characters long; at most {MAX_PROSE}")
+        for char in value:
+            if not char.isprintable():
+                raise self.fail(
+                    f"{_shown(char)} is not printable: one line of text (fold it with >-)"
+                )
         return value
 
     def comment_text(self, what: str = "plain text") -> str:
@@ -329,6 +383,7 @@ def _api(m: _Mapping) -> Api:
         content_type=m["content_type"].text(_MEDIA_TYPE, "a media type"),
         api_key_header=m["api_key_header"].text(_HEADER, "an HTTP header name"),
         timeout_ms=m["timeout_ms"].integer(100, 120_000),
+        credentials=m["credentials"].prose(),
     )
 
 
@@ -371,8 +426,30 @@ def _payload(m: _Mapping) -> Payload:
         errors_field=errors_field,
         min_errors=min_errors,
         max_errors=max_errors,
+        unknown_fields=m["unknown_fields"].boolean(),
         error_fields=tuple(fields),
     )
+
+
+def _sources(value: _Value) -> dict[str, Source]:
+    """Every source described once, with an example of its JSON type (none for the
+    fingerprint, whose example follows its recipe)."""
+    m = value.mapping()
+    sources: dict[str, Source] = {}
+    for name, json_type in SOURCES.items():
+        entry = m[name].mapping()
+        meaning = entry["meaning"].prose()
+        example: str | int
+        if name == "fingerprint":
+            example = ""
+        elif json_type == "integer":
+            example = entry["example"].integer(0, 2**53 - 1)  # exact in every JSON reader
+        else:
+            example = entry["example"].prose()
+        entry.done()
+        sources[name] = Source(meaning, example)
+    m.done()
+    return sources
 
 
 def _fingerprint(m: _Mapping) -> Fingerprint:
@@ -410,6 +487,16 @@ def _response(m: _Mapping) -> Response:
             ),
         ),
         limit_reached_field=limit,
+        meanings=_record(
+            m["meanings"],
+            lambda e: ResponseMeanings(
+                accepted=e["accepted"].prose(),
+                error=e["error"].prose(),
+                invalid_site=e["invalid_site"].prose(),
+                errors_disabled=e["errors_disabled"].prose(),
+                limit_reached=e["limit_reached"].prose(),
+            ),
+        ),
     )
 
 
@@ -503,6 +590,7 @@ def _spec(path: Path, known_languages: Collection[str], m: _Mapping) -> Spec:
         api=_record(m["api"], _api),
         placeholders=_record(m["placeholders"], _placeholders),
         payload=payload,
+        sources=_sources(m["sources"]),
         fingerprint=fingerprint,
         response=_record(m["response"], _response),
         client=_record(m["client"], _client),
