@@ -29,14 +29,17 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO, cast
 from urllib.parse import urlsplit
 
+from jsonschema import Draft202012Validator, ValidationError
+
 from generator.errors import SnippetsError
+from generator.schema import request_schema
 from generator.spec import Spec
 
 #: The largest body the stub reads; a longer one is answered 413 unread. The real endpoint
@@ -136,31 +139,42 @@ class Received:
         return self.path.startswith(("http://", "https://"))
 
 
-def _check_error(spec: Spec, index: int, error: object) -> list[str]:
-    """Problems with one error object, against the spec's field list."""
-    if not isinstance(error, dict):
-        return [f"errors[{index}] is not an object"]
-    problems = []
-    known = {f.name: f for f in spec.payload.error_fields}
-    for name in error:
-        if name not in known:
-            problems.append(f"errors[{index}].{name} is not a field of the spec")
-    for spec_field in spec.payload.error_fields:
-        if spec_field.name not in error:
-            if spec_field.required:
-                problems.append(f"errors[{index}].{spec_field.name} is missing")
-            continue
-        value = error[spec_field.name]
-        if spec_field.type == "integer":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            problems.append(
-                f"errors[{index}].{spec_field.name} should be a JSON {spec_field.type}, "
-                f"got {json.dumps(value)[:100]}"
-            )
-    return problems
+def _where(path: Iterable[str | int]) -> str:
+    """``errors[3].lineno`` for a JSON path; ``body`` for the root."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "body"
+
+
+def _shown_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)[:100]
+
+
+def _problem(error: ValidationError) -> str:
+    """One line for a schema violation, naming where and what, with the value cut short."""
+    where = _where(error.absolute_path)
+    instance = error.instance
+    kind = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if kind == "required" and isinstance(instance, dict):
+        names = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = [name for name in names if name not in instance]
+        return "; ".join(f"{_where([*error.absolute_path, name])} is missing" for name in missing)
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = schema.get("properties", {})
+        extra = [str(name)[:100] for name in instance if name not in known]
+        return "; ".join(
+            f"{_where([*error.absolute_path, name])} is not a field of the spec" for name in extra
+        )
+    if kind == "type":
+        return f"{where} should be a JSON {error.validator_value}, got {_shown_json(instance)}"
+    if kind in ("minItems", "maxItems") and isinstance(instance, list):
+        return (
+            f"{where} has {len(instance)} items, "
+            f"not {schema.get('minItems', 0)} to {schema.get('maxItems', 'any number')}"
+        )
+    return f"{where}: {error.message[:200]}"
 
 
 #: A JSON string, escapes included (linear: the alternatives cannot overlap).
@@ -334,6 +348,7 @@ class Stub:
         self._output = threading.Lock()
         self._log_failed = False
         self._big_bodies = threading.BoundedSemaphore(MAX_BIG_BODIES)
+        self._validator = Draft202012Validator(request_schema(spec))
         self._server = _Server((host, port), self._handler_class(), max_connections)
         self._thread: threading.Thread | None = None
         if log_path is not None:
@@ -443,9 +458,23 @@ class Stub:
             problems.append("body is not a JSON object")
             return reply, received
         payload = spec.payload
-        for name in parsed:
-            if name not in (payload.site_id_field, payload.errors_field):
-                problems.append(f"{name[:100]} is not a field of the spec")
+        batch = parsed.get(payload.errors_field)
+        checked = parsed
+        if isinstance(batch, list) and len(batch) > payload.max_errors:
+            # Too many is refused whatever the items hold: check one item more than allowed,
+            # so a huge batch costs no more than a full one.
+            checked = {**parsed, payload.errors_field: batch[: payload.max_errors + 1]}
+        # The request schema (generator.schema) is the contract: what breaks it outside one
+        # error refuses the request; what breaks it inside an error refuses that error only.
+        invalid_items: set[int] = set()
+        whole = False
+        for error in sorted(self._validator.iter_errors(checked), key=lambda e: list(e.path)):
+            problems.append(_problem(error))
+            path = list(error.absolute_path)
+            if len(path) >= 2 and path[0] == payload.errors_field and isinstance(path[1], int):
+                invalid_items.add(path[1])
+            else:
+                whole = True
         site_id = parsed.get(payload.site_id_field)
         site = self.sites.get(site_id) if isinstance(site_id, str) else None
         key = headers.get(spec.api.api_key_header.lower())
@@ -457,21 +486,9 @@ class Stub:
         if not site.enabled:
             reply[spec.response.error_field] = spec.response.errors.errors_disabled
             return reply, received
-        batch = parsed.get(payload.errors_field)
-        if not isinstance(batch, list):
-            problems.append(f"{payload.errors_field} is not a list")
+        if whole or not isinstance(batch, list):
             return reply, received
-        if not payload.min_errors <= len(batch) <= payload.max_errors:
-            problems.append(
-                f"{payload.errors_field} has {len(batch)} items, "
-                f"not {payload.min_errors} to {payload.max_errors}"
-            )
-            return reply, received
-        valid = 0
-        for index, error in enumerate(batch):
-            error_problems = _check_error(spec, index, error)
-            problems.extend(error_problems)
-            valid += not error_problems
+        valid = len(batch) - len(invalid_items)
         with self._changed:
             if site.quota is not None and valid > site.quota:
                 valid = site.quota

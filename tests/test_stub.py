@@ -95,12 +95,14 @@ def test_quota_gives_limit_reached(stub: Stub) -> None:
     [
         ({"siteId": "s1", "errors": []}, "errors has 0 items, not 1 to 20"),
         ({"siteId": "s1", "errors": [GOOD_ERROR] * 21}, "errors has 21 items, not 1 to 20"),
-        ({"siteId": "s1", "errors": {}}, "errors is not a list"),
+        ({"siteId": "s1", "errors": {}}, "errors should be a JSON array, got {}"),
         ({"siteId": "s1", "errors": [{**GOOD_ERROR, "timestamp": 1.5}]}, "timestamp should be a"),
         ({"siteId": "s1", "errors": [{**GOOD_ERROR, "lineno": "3"}]}, "lineno should be a JSON"),
         ({"siteId": "s1", "errors": [{**GOOD_ERROR, "extra": 1}]}, "extra is not a field"),
         ({"siteId": "s1", "errors": [{"type": "X"}]}, "errors[0].message is missing"),
         ({"siteId": "s1", "errors": [GOOD_ERROR], "x": 1}, "x is not a field of the spec"),
+        ({"errors": [GOOD_ERROR]}, "siteId is missing"),
+        ({"siteId": "s1", "errors": [{**GOOD_ERROR, "timestamp": "1700000000000"}]}, "timestamp"),
     ],
 )
 def test_invalid_bodies_are_not_accepted_and_say_why(
@@ -108,7 +110,7 @@ def test_invalid_bodies_are_not_accepted_and_say_why(
 ) -> None:
     status, reply = post(stub, body)
     assert status == 200
-    assert reply["accepted"] == 0 or "x is not a field" in problem
+    assert reply["accepted"] == 0
     assert any(problem in found for found in stub.received[0].problems), stub.received[0].problems
 
 

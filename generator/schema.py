@@ -1,0 +1,129 @@
+"""JSON Schema (2020-12) of the ingest request and response, generated from the spec.
+
+One contract serves three readers: the stub validates every request against
+:func:`request_schema` (through the ``jsonschema`` library), the docs page and the
+OpenAPI document embed both schemas, and the tests check payloads with them.
+Every keyword comes from the spec: field names, JSON types, which fields are
+required, the batch limits, whether unknown fields are taken, the reply's
+error values, and each value's meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generator.spec import Spec
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+KINDS = ("request", "response")
+
+
+def error_schema(spec: Spec) -> dict[str, Any]:
+    """One error object of the request's batch."""
+    fields = spec.payload.error_fields
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": "One error.",
+        "required": [f.name for f in fields if f.required],
+        "properties": {
+            f.name: {"type": f.type, "description": spec.sources[f.source].meaning} for f in fields
+        },
+    }
+    if not spec.payload.unknown_fields:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def example_request(spec: Spec) -> dict[str, Any]:
+    """A request holding one error with every field, from the spec's examples."""
+    payload = spec.payload
+    errors = [spec.example_error()] * payload.min_errors
+    return {payload.site_id_field: spec.placeholders.site_id, payload.errors_field: errors}
+
+
+def example_response(spec: Spec) -> dict[str, Any]:
+    return {spec.response.accepted_field: spec.payload.min_errors}
+
+
+def request_schema(spec: Spec, dialect: bool = True) -> dict[str, Any]:
+    """The request body; ``dialect=False`` leaves out ``$schema`` (for embedding)."""
+    payload = spec.payload
+    schema: dict[str, Any] = {"$schema": DIALECT} if dialect else {}
+    schema.update(
+        {
+            "title": "Ingest request",
+            "description": f"The body of {spec.api.method} {spec.api.path}.",
+            "type": "object",
+            "required": [payload.site_id_field, payload.errors_field],
+            "properties": {
+                payload.site_id_field: {
+                    "type": "string",
+                    "description": f"Your site id, from {spec.api.credentials}.",
+                },
+                payload.errors_field: {
+                    "type": "array",
+                    "description": (
+                        f"The errors, {payload.min_errors} to {payload.max_errors} per request."
+                    ),
+                    "minItems": payload.min_errors,
+                    "maxItems": payload.max_errors,
+                    "items": error_schema(spec),
+                },
+            },
+        }
+    )
+    if not payload.unknown_fields:
+        schema["additionalProperties"] = False
+    schema["examples"] = [example_request(spec)]
+    return schema
+
+
+def response_schema(spec: Spec, dialect: bool = True) -> dict[str, Any]:
+    """The reply, which comes with the spec's status whatever happened."""
+    response = spec.response
+    meanings = response.meanings
+    schema: dict[str, Any] = {"$schema": DIALECT} if dialect else {}
+    schema.update(
+        {
+            "title": "Ingest response",
+            "description": f"The reply, always with HTTP status {response.status}.",
+            "type": "object",
+            "required": [response.accepted_field],
+            "properties": {
+                response.accepted_field: {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": meanings.accepted,
+                },
+                response.error_field: {
+                    "description": meanings.error,
+                    "oneOf": [
+                        {
+                            "const": response.errors.invalid_site,
+                            "description": meanings.invalid_site,
+                        },
+                        {
+                            "const": response.errors.errors_disabled,
+                            "description": meanings.errors_disabled,
+                        },
+                    ],
+                },
+                response.limit_reached_field: {
+                    "type": "boolean",
+                    "description": meanings.limit_reached,
+                },
+            },
+            "examples": [example_response(spec)],
+        }
+    )
+    return schema
+
+
+def schema_for(spec: Spec, kind: str) -> dict[str, Any]:
+    return request_schema(spec) if kind == "request" else response_schema(spec)
+
+
+def to_json(document: object) -> str:
+    """Stable JSON text for a committed file: two-space indent, keys in the order built."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
