@@ -68,6 +68,18 @@ def test_project_spec_loads() -> None:
         ("  swift:\n    runtime: Swift 5.7+\n    libraries: []\n", "  swift:\n    runtime: x\n"
          "    libraries: []\n  cobol:\n    runtime: y\n    libraries: []\n", "cobol:",
          "languages.cobol: unknown key"),
+        ("    example: 42", "    example: \"42\"", "example: \"42\"",
+         "sources.lineno.example: expected an integer, got '42'"),
+        ("    example: /checkout", "    example: |\n      /a\n      /b", "example: |",
+         "sources.route.example: '\\n' is not printable: one line of text"),
+        ("  unknown_fields: false", "  unknown_fields: never", "unknown_fields",
+         "payload.unknown_fields: expected true or false, got 'never'"),
+        ("    meaning: The line in that file, when the language knows it.", "    meaning: \"  \"",
+         "meaning: \"  \"", "sources.lineno.meaning: must not be empty"),
+        ("  fingerprint:\n    meaning: >-", "  fingerprint:\n    example: x\n    meaning: >-",
+         "example: x", "sources.fingerprint.example: unknown key"),
+        ("    limit_reached: >-", "    limit_hit: >-", "    accepted: How many",
+         "response.meanings.limit_reached: missing key"),
     ],
 )  # fmt: skip
 def test_invalid_values_name_file_line_and_key(
