@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,15 +32,39 @@ def _generator(ctx: click.Context) -> Generator:
     return Generator.from_path(spec_path)
 
 
+#: What one file is made from: (language, variant, package) for code, or
+#: ("@" + kind, name, None) for a document (generator.documents).
+Target = tuple[str, str, "str | None"]
+
+
+def _document_target(kind: str, name: str) -> Target:
+    return ("@" + kind, name, None)
+
+
+def _produce(
+    generator: Generator,
+    target: Target,
+    site_id: str | None,
+    api_key: str | None,
+    endpoint: str | None,
+) -> str:
+    first, second, package = target
+    if first.startswith("@"):
+        from generator.documents import make_document
+
+        return make_document(generator, first[1:], second, site_id, api_key, endpoint)
+    return generator.render(first, second, site_id, api_key, endpoint, package)
+
+
 def _render(
     ctx: click.Context,
-    targets: Sequence[tuple[str, str, str | None]],
+    targets: Sequence[Target],
     site_id: str | None,
     api_key: str | None,
     endpoint: str | None,
 ) -> list[str]:
-    """The code of each (language, variant, package): from the disk cache when all of it is
-    there (see generator.cache), else rendered, and kept for next time."""
+    """The text of each target: from the disk cache when all of it is there (see
+    generator.cache), else rendered, and kept for next time."""
     from generator import cache
 
     folder = cache.cache_dir()
@@ -52,10 +76,7 @@ def _render(
         if all(text is not None for text in texts):
             return [text for text in texts if text is not None]
     generator = _generator(ctx)
-    codes = [
-        generator.render(language, variant, site_id, api_key, endpoint, package)
-        for language, variant, package in targets
-    ]
+    codes = [_produce(generator, target, site_id, api_key, endpoint) for target in targets]
     if folder is not None and names:
         cache.store(folder, dict(zip(names, codes, strict=True)))
     return codes
@@ -68,13 +89,26 @@ def _render_every(
     endpoint: str | None,
     packages: dict[str, str],
 ) -> dict[str, str]:
-    """Every language and variant, keyed by its path inside an output folder."""
-    targets = every_target(packages)
-    codes = _render(ctx, targets, site_id, api_key, endpoint)
-    return {
-        LANGUAGES[name].output_path(variant): code
-        for (name, variant, _), code in zip(targets, codes, strict=True)
-    }
+    """Every language and variant, and every document, keyed by its path inside an
+    output folder."""
+    from generator.documents import DOCUMENTS
+
+    targets: list[Target] = list(every_target(packages))
+    paths = [LANGUAGES[name].output_path(variant) for name, variant, _ in targets]
+    for (kind, name), path in DOCUMENTS.items():
+        targets.append(_document_target(kind, name))
+        paths.append(path)
+    texts = _render(ctx, targets, site_id, api_key, endpoint)
+    return dict(zip(paths, texts, strict=True))
+
+
+def _emit(ctx: click.Context, text: str, out: Path | None) -> None:
+    """Print ``text``, or write it to the file ``out`` (all or nothing)."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    write_all(out.parent, {out.name: text})
+    click.echo(f"wrote {out}", err=True)
 
 
 @click.group(
@@ -98,6 +132,9 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
       nevision-snippets generate --lang kotlin
       nevision-snippets generate --lang python --site-id abc --api-key k123
       nevision-snippets generate --all --out output
+      nevision-snippets docs --format docusaurus --out docs/report-errors.mdx
+      nevision-snippets schema --for request
+      nevision-snippets openapi --out openapi.json
       nevision-snippets check
       nevision-snippets stub --port 8787
       nevision-snippets verify --lang java
@@ -130,12 +167,18 @@ def cli(ctx: click.Context, spec_path: Path) -> None:
     metavar="NAME",
     help="C# and PHP: put the code in this namespace, e.g. Acme.Errors (PHP: Acme\\Errors).",
 )
-@click.option("--all", "every", is_flag=True, help="Every language and variant (needs --out).")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every language and variant, the docs pages, the schemas and the OpenAPI document "
+    "(needs --out).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     metavar="DIR",
-    help="Write files under DIR/<lang>/<variant>/ instead of printing.",
+    help="Write files under DIR/<lang>/<variant>/ (and DIR/docs/, DIR/api/) instead of printing.",
 )
 @click.pass_context
 def generate(
@@ -150,7 +193,7 @@ def generate(
     every: bool,
     out: Path | None,
 ) -> None:
-    """Print one language's reporter code, or write every language's files."""
+    """Print one language's reporter code, or write every file the spec makes."""
     if every == (language is not None):
         raise click.UsageError("give either --lang LANG or --all")
     if every and out is None:
@@ -176,13 +219,108 @@ def generate(
         chosen = given.get(lang.package_option) if lang.package_option else None
         (code,) = _render(ctx, [(language, variant, chosen)], site_id, api_key, endpoint)
         if out is None:
-            click.echo(code, nl=False)
+            _emit(ctx, code, None)
             return
         files = {lang.output_path(variant): code}
     assert out is not None
     write_all(out, files)
     for path in files:
         click.echo(f"wrote {out / path}", err=True)
+
+
+def _values_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--site-id, --api-key and --endpoint, as `generate` takes them."""
+    for option in reversed(
+        (
+            click.option("--site-id", help="Your site id (default: the spec's placeholder)."),
+            click.option("--api-key", help="Your API key (default: the spec's placeholder)."),
+            click.option(
+                "--endpoint",
+                metavar="BASE_URL",
+                help="Base URL replacing the spec's (the path stays the spec's).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+_OUT_FILE = click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write to FILE instead of printing.",
+)
+
+
+@cli.command(short_help="Print or write the 'report errors from your backend' page.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mkdocs", "docusaurus"]),
+    default="mkdocs",
+    show_default=True,
+    help="mkdocs: MkDocs Material content tabs; docusaurus: MDX with <Tabs>.",
+)
+@_values_options
+@_OUT_FILE
+@click.pass_context
+def docs(
+    ctx: click.Context,
+    fmt: str,
+    site_id: str | None,
+    api_key: str | None,
+    endpoint: str | None,
+    out: Path | None,
+) -> None:
+    """Print the docs page, rendered from the spec: endpoint, headers, payload example and
+    field table, fingerprint, a cURL command, every language's snippet and reporter in
+    tabs, the response contract and the tips.
+
+    \b
+    MkDocs needs, in mkdocs.yml: theme material with features [content.tabs.link], and
+    markdown_extensions tables, admonition, pymdownx.highlight, pymdownx.superfences,
+    pymdownx.tabbed (alternate_style: true).
+    Docusaurus 3 takes the .mdx file as it is.
+    """
+    (text,) = _render(ctx, [_document_target("docs", fmt)], site_id, api_key, endpoint)
+    _emit(ctx, text, out)
+
+
+@cli.command(short_help="Print or write the JSON Schema of the request or the response.")
+@click.option(
+    "--for",
+    "kind",
+    type=click.Choice(["request", "response"]),
+    required=True,
+    help="Which body the schema describes.",
+)
+@_OUT_FILE
+@click.pass_context
+def schema(ctx: click.Context, kind: str, out: Path | None) -> None:
+    """Print the JSON Schema (2020-12) of the ingest request or response, generated from the
+    spec. The stub validates every request against the request schema."""
+    (text,) = _render(ctx, [_document_target("schema", kind)], None, None, None)
+    _emit(ctx, text, out)
+
+
+@cli.command(short_help="Print or write the OpenAPI 3.1 document of the endpoint.")
+@_values_options
+@_OUT_FILE
+@click.pass_context
+def openapi(
+    ctx: click.Context,
+    site_id: str | None,
+    api_key: str | None,
+    endpoint: str | None,
+    out: Path | None,
+) -> None:
+    """Print an OpenAPI 3.1 description of the ingest operation: the API-key header
+    scheme, the request and response schemas with examples, and x-codeSamples (cURL and
+    every language's snippet and reporter) for Redoc, Mintlify, Bump.sh, Zudoku and the
+    like."""
+    (text,) = _render(ctx, [_document_target("openapi", "3.1")], site_id, api_key, endpoint)
+    _emit(ctx, text, out)
 
 
 @cli.command("list")
@@ -348,7 +486,9 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"{PROG}: error: {exc.format_message()}", err=True)
+        # One line: click lays some messages out over several ("Choose from:\n\t...").
+        message = " ".join(exc.format_message().split())
+        click.echo(f"{PROG}: error: {message}", err=True)
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo(f"{PROG}: aborted", err=True)

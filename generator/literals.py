@@ -199,3 +199,14 @@ def ruby_literal(value: str) -> Code:
         return f"\\u{{{code:x}}}"
 
     return _encode(value, _RUBY, other)
+
+
+def shell_literal(value: str) -> Code:
+    """A POSIX shell word (sh, bash, zsh, dash) that is exactly ``value``.
+
+    Single quotes keep every character as it is; a ``'`` itself is closed, escaped and
+    reopened (``'\\''``). A shell word cannot hold NUL, so such a value is refused.
+    """
+    if "\0" in value:
+        raise ValueError("a shell word cannot hold NUL")
+    return Code("'" + value.replace("'", "'\\''") + "'")

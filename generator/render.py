@@ -85,6 +85,10 @@ def make_env(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env.filters["lit"] = jinja2.pass_context(_literal_filter)
     env.filters["text"] = _text_filter
     env.filters["ident"] = jinja2.pass_context(_ident_filter)
+    from generator import docs  # the docs page's filters: Markdown and MDX escapes
+
+    env.filters.update(md=docs.md_text, code=docs.md_code, cell=docs.md_cell)
+    env.filters["duration"] = docs.duration
     return env
 
 

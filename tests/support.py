@@ -64,3 +64,21 @@ def run_python(
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     figures: dict[str, Any] = json.loads(lines[-1])
     return figures, result.stderr
+
+
+def cli(
+    *args: str, cwd: Path = ROOT, cache: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it; the output cache is off unless a folder is given."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "NEVISION_SNIPPETS_CACHE": str(cache) if cache else "off",
+        },
+    )

@@ -13,26 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.documents import DOCUMENTS
 from generator.languages import LANGUAGES
-from tests.support import HOSTILE_ARG, HOSTILE_KEY, ROOT, spec_variant
-
-
-def cli(
-    *args: str, cwd: Path = ROOT, cache: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it; the output cache is off unless a folder is given."""
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PYTHONPATH": str(ROOT),
-            "PATH": "/usr/bin:/bin",
-            "NEVISION_SNIPPETS_CACHE": str(cache) if cache else "off",
-        },
-    )
+from tests.support import HOSTILE_ARG, HOSTILE_KEY, ROOT, cli, spec_variant
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
@@ -67,7 +50,8 @@ def test_generate_all_writes_every_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in tmp_path.rglob("*.*"))
     expected = sorted(
-        lang.output_path(variant) for lang in LANGUAGES.values() for variant in lang.variants
+        [lang.output_path(variant) for lang in LANGUAGES.values() for variant in lang.variants]
+        + list(DOCUMENTS.values())
     )
     assert written == expected
     assert cli("check", "--out", str(tmp_path / "out")).returncode == 0

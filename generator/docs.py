@@ -1,0 +1,224 @@
+"""The "report errors from your backend" docs page, rendered from the spec.
+
+One template (``templates/docs/page.md.j2``) serves MkDocs Material and Docusaurus
+(MDX). Every name and number on the page comes from the spec, the JSON Schema
+(:mod:`generator.schema`) or the rendered code; text from the spec reaches the page
+only through the filters here, which escape it for Markdown and MDX alike:
+
+- ``|md``: prose. Markdown's and MDX's active characters become numeric character
+  references, so spec text cannot open a link, emphasis, HTML, JSX or an expression.
+- ``|code``: an inline code span whose fence is longer than any backtick run inside.
+- ``|cell``: a code span in a table cell; a value holding ``|`` (which would split the
+  cell in GFM, and which Python-Markdown and MDX escape differently) is shown as text.
+- ``fence()``: a fenced block longer than any backtick run in the code, indented as
+  MkDocs' content tabs need.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from generator.errors import SnippetsError
+from generator.languages import LANGUAGES, VARIANTS
+from generator.literals import Code, shell_literal
+from generator.schema import example_request, request_schema, response_schema
+
+if TYPE_CHECKING:
+    from generator.render import Generator, Settings
+    from generator.spec import Spec
+
+FORMATS = ("mkdocs", "docusaurus")
+#: The file each format's page is written to, inside an output folder.
+OUTPUT_PATHS = {
+    "mkdocs": "docs/mkdocs/report-errors.md",
+    "docusaurus": "docs/docusaurus/report-errors.mdx",
+}
+#: Characters that mean something to Markdown (CommonMark, GFM) or MDX somewhere in a
+#: line: escapes, code, emphasis, links, HTML and JSX, expressions, tables,
+#: strikethrough, entities, headings, images, directives, math.
+_ACTIVE = frozenset("\\`*_{}[]<>|~&$")
+#: Characters that start a block when they begin a line (lists, quotes, headings,
+#: setext underlines, ordered lists, code indentation).
+_BLOCK_START = frozenset("-+=>#*0123456789 \t")
+#: Names of the highlighter for each language's code block.
+HIGHLIGHT = {
+    "python": "python",
+    "php": "php",
+    "csharp": "csharp",
+    "java": "java",
+    "kotlin": "kotlin",
+    "node": "javascript",
+    "go": "go",
+    "ruby": "ruby",
+    "swift": "swift",
+}
+
+
+def _reference(char: str) -> str:
+    return f"&#{ord(char)};"
+
+
+def md_text(value: object) -> Code:
+    """Prose for Markdown and MDX: shown exactly as written, never read as markup."""
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise SnippetsError(f"{text[:60]!r} must be one line on the docs page")
+    if any(not char.isprintable() for char in text):
+        raise SnippetsError(f"{text[:60]!r} holds characters that cannot be shown")
+    out = [_reference(char) if char in _ACTIVE else char for char in text]
+    # Markdown drops spaces at the ends of a paragraph, a cell or a line.
+    for index in (0, len(text) - 1):
+        if text[index].isspace():
+            out[index] = _reference(text[index])
+    # A colon before a name opens a directive (Docusaurus' admonitions, remark-directive).
+    for index, char in enumerate(text[:-1]):
+        if char == ":" and (text[index + 1].isalnum() or text[index + 1] in ":_-"):
+            out[index] = _reference(char)
+    if out and text[0] in _BLOCK_START:
+        out[0] = _reference(text[0])
+    return Code("".join(out))
+
+
+def _longest_run(text: str, char: str) -> int:
+    return max((len(run) for run in re.findall(f"{re.escape(char)}+", text)), default=0)
+
+
+def md_code(value: object) -> Code:
+    """An inline code span holding exactly ``value``; text (:func:`md_text`) where a code
+    span would not keep it exactly: spaces at either end, which Python-Markdown strips."""
+    text = str(value)
+    if text != text.strip() or not text:
+        return md_text(text)
+    ticks = "`" * (_longest_run(text, "`") + 1)
+    # CommonMark strips one space from each end when both are spaces; pad when the
+    # content starts or ends with a backtick or a space, so it survives as written.
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return Code(f"{ticks}{pad}{text}{pad}{ticks}")
+
+
+def md_cell(value: object) -> Code:
+    """A code span inside a table cell, or escaped text where a ``|`` would split it."""
+    text = str(value)
+    return md_text(text) if "|" in text else md_code(text)
+
+
+def fence(code: str, info: str, indent: int = 0) -> Code:
+    """A fenced code block holding ``code`` exactly, every line indented ``indent``."""
+    ticks = "`" * max(3, _longest_run(code, "`") + 1)
+    body = code if code.endswith("\n") else code + "\n"
+    lines = [ticks + info, *body[:-1].split("\n"), ticks]
+    prefix = " " * indent
+    return Code("\n".join(prefix + line if line else "" for line in lines))
+
+
+def duration(ms: int) -> Code:
+    """``5 s``, ``1.5 s`` or ``250 ms``."""
+    if ms >= 1000:
+        return Code(f"{ms / 1000:g} s")
+    return Code(f"{ms} ms")
+
+
+def curl_command(spec: Spec, settings: Settings) -> str:
+    """A cURL command that sends the spec's example request; every word shell-quoted."""
+    body = example_request(spec)
+    body[spec.payload.site_id_field] = settings.site_id
+    url = settings.base_url + spec.api.path
+    words = [
+        f"curl --request {spec.api.method} {shell_literal(url)}",
+        f"--header {shell_literal('Content-Type: ' + spec.api.content_type)}",
+        f"--header {shell_literal(spec.api.api_key_header + ': ' + settings.api_key)}",
+        f"--max-time {spec.api.timeout_ms / 1000:g}",
+        f"--data-raw {shell_literal(json.dumps(body, indent=2, ensure_ascii=True))}",
+    ]
+    return " \\\n  ".join(words) + "\n"
+
+
+def _rows(schema: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """The table rows of an object schema: name, JSON type, required, meaning; an array of
+    objects adds its items' rows as ``name[].field``."""
+    rows = []
+    required = set(schema.get("required", []))
+    for name, prop in schema["properties"].items():
+        json_type = prop.get("type") or "string"  # the reply's error is a string constant
+        rows.append(
+            {
+                "name": prefix + name,
+                "type": json_type,
+                "required": name in required,
+                "meaning": prop["description"],
+            }
+        )
+        items = prop.get("items")
+        if json_type == "array" and isinstance(items, dict) and "properties" in items:
+            rows.extend(_rows(items, f"{prefix}{name}[]."))
+    return rows
+
+
+def docs_page(
+    generator: Generator,
+    fmt: str,
+    site_id: str | None = None,
+    api_key: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """The whole page in ``fmt`` (mkdocs or docusaurus); values as ``render`` takes them."""
+    from generator.render import make_settings
+
+    if fmt not in FORMATS:
+        raise SnippetsError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    spec = generator.spec
+    settings = make_settings(spec, site_id, api_key, endpoint)
+    for option, value in (("--site-id", settings.site_id), ("--api-key", settings.api_key)):
+        if not value.isprintable():
+            raise SnippetsError(
+                f"{option} holds a line break or control character: the docs page cannot show it"
+            )
+    request = request_schema(spec)
+    response = response_schema(spec)
+    example = example_request(spec)
+    example[spec.payload.site_id_field] = settings.site_id
+    tabs = [
+        {
+            "name": language.name,
+            "title": language.title,
+            "highlight": HIGHLIGHT[language.name],
+            "needs": spec.languages[language.name],
+            "variants": [
+                {
+                    "name": variant,
+                    "title": variant.capitalize(),
+                    "code": generator.render(language.name, variant, site_id, api_key, endpoint),
+                }
+                for variant in VARIANTS
+                if variant in language.variants
+            ],
+        }
+        for language in LANGUAGES.values()
+    ]
+    field_names = {f.source: f.name for f in spec.payload.error_fields}
+    template = generator.env.get_template("docs/page.md.j2")
+    return template.render(
+        mkdocs=fmt == "mkdocs",
+        spec=spec,
+        api=spec.api,
+        payload=spec.payload,
+        response=spec.response,
+        client=spec.client,
+        reporter=spec.reporter,
+        sources=spec.sources,
+        settings=settings,
+        endpoint=Code(settings.base_url + spec.api.path),
+        request_rows=_rows(request),
+        response_rows=_rows(response),
+        example_json=Code(json.dumps(example, indent=2, ensure_ascii=False)),
+        curl=Code(curl_command(spec, settings)),
+        fingerprint_parts=[field_names.get(part, part) for part in spec.fingerprint.parts],
+        fingerprint_example=spec.example_value("fingerprint"),
+        type_field=field_names.get("exception_type"),
+        fingerprint_field=field_names.get("fingerprint"),
+        route_field=field_names.get("route"),
+        tabs=tabs,
+        fence=fence,
+    )
