@@ -278,10 +278,12 @@ def docs(
     tabs, the response contract and the tips.
 
     \b
-    MkDocs needs, in mkdocs.yml: theme material with features [content.tabs.link], and
-    markdown_extensions tables, admonition, pymdownx.highlight, pymdownx.superfences,
-    pymdownx.tabbed (alternate_style: true).
-    Docusaurus 3 takes the .mdx file as it is.
+    MkDocs Material needs, in mkdocs.yml:
+      theme: {name: material, features: [content.tabs.link]}
+      markdown_extensions: [tables, admonition, pymdownx.highlight,
+        pymdownx.superfences: {preserve_tabs: true}, pymdownx.tabbed: {alternate_style: true}]
+    Docusaurus 3 takes the .mdx file as it is; to colour PHP, C#, Java and Ruby add
+    themeConfig.prism.additionalLanguages: ['php', 'csharp', 'java', 'ruby'].
     """
     (text,) = _render(ctx, [_document_target("docs", fmt)], site_id, api_key, endpoint)
     _emit(ctx, text, out)

@@ -30,6 +30,19 @@ if TYPE_CHECKING:
     from generator.spec import Spec
 
 FORMATS = ("mkdocs", "docusaurus")
+#: What a MkDocs Material site needs in mkdocs.yml for the page, as YAML would load it:
+#: admonitions, tables, highlighted code, and content tabs that hold fenced code. Without
+#: ``preserve_tabs`` Python-Markdown turns tabs in code into spaces (Go is indented with tabs).
+MKDOCS_THEME: dict[str, object] = {"name": "material", "features": ["content.tabs.link"]}
+MKDOCS_EXTENSIONS: list[str | dict[str, dict[str, object]]] = [
+    "tables",
+    "admonition",
+    "pymdownx.highlight",
+    {"pymdownx.superfences": {"preserve_tabs": True}},
+    {"pymdownx.tabbed": {"alternate_style": True}},
+]
+#: Docusaurus' default Prism bundle lacks these; without them the code shows uncoloured.
+DOCUSAURUS_PRISM_LANGUAGES = ["php", "csharp", "java", "ruby"]
 #: The file each format's page is written to, inside an output folder.
 OUTPUT_PATHS = {
     "mkdocs": "docs/mkdocs/report-errors.md",

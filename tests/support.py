@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from generator.languages import LANGUAGES
 from generator.paths import DEFAULT_SPEC
@@ -82,3 +85,19 @@ def cli(
             "NEVISION_SNIPPETS_CACHE": str(cache) if cache else "off",
         },
     )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("nevision-snippets: error: ")
+    assert text in result.stderr
+
+
+def require_toolchain(tool: str, reason: str) -> NoReturn:
+    """Skip for a missing tool, or fail where CI (REQUIRE_TOOLCHAINS=1, after
+    .ci/install-toolchains) promised it."""
+    if os.environ.get("REQUIRE_TOOLCHAINS") == "1":
+        pytest.fail(f"REQUIRE_TOOLCHAINS=1 but {tool}: {reason}")
+    pytest.skip(f"{tool}: {reason}")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from generator import cache
 from generator.paths import DEFAULT_SPEC
-from tests.support import ROOT, spec_variant
-from tests.test_cli import cli
+from tests.support import ROOT, cli, spec_variant
 
 
 def entries(folder: Path) -> list[Path]:

@@ -15,15 +15,7 @@ import pytest
 
 from generator.documents import DOCUMENTS
 from generator.languages import LANGUAGES
-from tests.support import HOSTILE_ARG, HOSTILE_KEY, ROOT, cli, spec_variant
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("nevision-snippets: error: ")
-    assert text in result.stderr
+from tests.support import HOSTILE_ARG, HOSTILE_KEY, ROOT, assert_one_line_error, cli, spec_variant
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -16,23 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from generator.docs import FORMATS, docs_page, md_code, md_text
+from generator.docs import FORMATS, MKDOCS_EXTENSIONS, docs_page, md_code, md_text
 from generator.languages import LANGUAGES
 from generator.literals import shell_literal
 from generator.render import Generator
 from generator.schema import request_schema
 from generator.stub import Site, Stub
-from tests.support import HOSTILE_ARG, cli, generator_for, spec_variant
-
-#: The extensions a MkDocs Material site needs for the page (see `docs --help`).
-EXTENSIONS = [
-    "tables",
-    "admonition",
-    "pymdownx.highlight",
-    "pymdownx.superfences",
-    "pymdownx.tabbed",
-]
-EXTENSION_CONFIGS = {"pymdownx.tabbed": {"alternate_style": True}}
+from tests.support import HOSTILE_ARG, cli, generator_for, require_toolchain, spec_variant
 
 
 def fences(page: str) -> list[tuple[str, str]]:
@@ -122,11 +112,10 @@ HOSTILE_PROSE = (
 
 
 def _html(page: str) -> str:
-    return str(
-        markdown.markdown(
-            page, extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS, output_format="html"
-        )
-    )
+    """The page as MkDocs would turn it into HTML, with the extensions it needs."""
+    names = [e if isinstance(e, str) else next(iter(e)) for e in MKDOCS_EXTENSIONS]
+    configs = {k: v for e in MKDOCS_EXTENSIONS if isinstance(e, dict) for k, v in e.items()}
+    return str(markdown.markdown(page, extensions=names, extension_configs=configs))
 
 
 def test_spec_text_is_shown_as_written_never_as_markup(tmp_path: Path) -> None:
@@ -193,8 +182,9 @@ def test_shell_literal_refuses_nul() -> None:
         shell_literal("a\0b")
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_curl_command_on_the_page_is_accepted(generator: Generator) -> None:
+    if shutil.which("curl") is None:
+        require_toolchain("curl", "not on PATH; run .ci/install-toolchains")
     spec = generator.spec
     site_id = "site 'it's' $(touch /tmp/x) `id` " + "".join(
         c for c in HOSTILE_ARG if c.isprintable()
@@ -232,3 +222,16 @@ def test_docs_schema_and_openapi_commands(tmp_path: Path) -> None:
         assert not (tmp_path / "nothing.txt").exists()
     for command in ("docs", "schema", "openapi"):
         assert cli(command, "--help").returncode == 0
+
+
+def test_the_readme_gives_the_mkdocs_configuration_the_tests_build_with() -> None:
+    import yaml
+
+    from generator.docs import MKDOCS_THEME
+    from tests.support import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", readme, re.S)
+    assert block is not None
+    text = "\n".join(line[2:] for line in block.group(1).splitlines())
+    assert yaml.safe_load(text) == {"theme": MKDOCS_THEME, "markdown_extensions": MKDOCS_EXTENSIONS}

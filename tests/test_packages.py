@@ -22,7 +22,7 @@ from generator.toolchains import (
     maven_jar,
     which,
 )
-from tests.test_cli import assert_one_line_error, cli
+from tests.support import assert_one_line_error, cli
 from tests.test_verify import require_toolchains
 
 NAMES = {"java": "com.example.errors", "kotlin": "com.example.errors", "csharp": "Acme.Errors"}

@@ -14,8 +14,7 @@ import pytest
 
 from generator.render import Generator
 from generator.write import STAGING_PREFIX, stale_files, write_all
-from tests.support import ROOT
-from tests.test_cli import assert_one_line_error, cli
+from tests.support import ROOT, assert_one_line_error, cli
 
 
 def generated(folder: Path) -> list[str]:

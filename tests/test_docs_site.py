@@ -1,0 +1,140 @@
+"""The docs page built for real: a MkDocs Material site and a Docusaurus 3 site around it.
+
+Each site is built from ``docs_page`` for the default spec, its HTML is read for every tab
+and generated file, and headless Chromium clicks every language tab and, inside it, the
+Snippet and Reporter tabs: the code shown must be exactly the generated file. Screenshots
+go to each test's ``tmp_path``. A missing tool is a skip with its reason; with
+REQUIRE_TOOLCHAINS=1 (CI, after .ci/install-toolchains) it fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.docs import docs_page
+from generator.languages import LANGUAGES
+from generator.render import Generator
+from tests.docs_site import (
+    DOCUSAURUS_TABS,
+    MKDOCS_TABS,
+    LanguageTab,
+    build_docusaurus,
+    build_mkdocs,
+    chromium,
+    click_through,
+    read_built_page,
+    serve,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def languages(generator: Generator) -> list[LanguageTab]:
+    """Every language's tab as the page must show it: label, variant labels, exact files."""
+    return [
+        LanguageTab(
+            name,
+            language.title,
+            {variant.title(): generator.render(name, variant) for variant in language.variants},
+        )
+        for name, language in LANGUAGES.items()
+    ]
+
+
+@pytest.fixture(scope="module")
+def mkdocs_site(generator: Generator, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    page = docs_page(generator, "mkdocs")
+    site, seconds = build_mkdocs(page, tmp_path_factory.mktemp("mkdocs"))
+    print(f"mkdocs build --strict: {seconds:.1f} s")
+    return site
+
+
+@pytest.fixture(scope="module")
+def docusaurus_site(generator: Generator, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    page = docs_page(generator, "docusaurus")
+    site, seconds = build_docusaurus(page, tmp_path_factory.mktemp("docusaurus"))
+    print(f"docusaurus build: {seconds:.1f} s")
+    return site
+
+
+def assert_holds_every_tab_and_file(html: Path, languages: list[LanguageTab]) -> None:
+    built = read_built_page(html)
+    titles = [language.title for language in languages]
+    assert built.tab_lists.count(titles) == 1, built.tab_lists
+    variant_lists = [labels for labels in built.tab_lists if labels != titles]
+    assert variant_lists == [list(language.variants) for language in languages]
+    files = [code for language in languages for code in language.variants.values()]
+    # Every generated file is one code block, whole and in tab order.
+    assert [block for block in built.code_blocks if block in files] == files
+
+
+def assert_screenshots(shots: Path, site: str, languages: list[LanguageTab]) -> None:
+    names = {f"{site}-page.png"} | {
+        f"{site}-{language.name}-{label.lower()}.png"
+        for language in languages
+        for label in language.variants
+    }
+    assert {path.name for path in shots.iterdir()} == names
+    for name in names:
+        assert (shots / name).read_bytes()[:8] == PNG_SIGNATURE, name
+
+
+def test_mkdocs_site_holds_every_tab_and_file(
+    mkdocs_site: Path, languages: list[LanguageTab]
+) -> None:
+    assert_holds_every_tab_and_file(mkdocs_site / "index.html", languages)
+
+
+def test_mkdocs_tabs_show_the_generated_files_in_chromium(
+    mkdocs_site: Path, languages: list[LanguageTab], tmp_path: Path
+) -> None:
+    with chromium() as session, serve(mkdocs_site) as url:
+        problems = click_through(session, url, MKDOCS_TABS, languages, tmp_path)
+    print(f"screenshots: {tmp_path}")
+    assert problems == []
+    assert_screenshots(tmp_path, "mkdocs", languages)
+
+
+def test_a_tab_showing_other_code_or_missing_fails_the_click_through(
+    generator: Generator, languages: list[LanguageTab], tmp_path: Path
+) -> None:
+    """The click-through sees one changed line and a missing tab, and nothing else."""
+    page = docs_page(generator, "mkdocs")
+    python = languages[0]
+    assert python.name == "python"
+    changed = next(
+        line
+        for line in python.variants["Reporter"].splitlines()
+        if line.strip() and page.count(line.strip()) == 1 and not {"'", "\\"} & set(line)
+    )
+    page = page.replace(changed.strip(), changed.strip() + " # changed", 1)
+    site, _ = build_mkdocs(page, tmp_path / "site")
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    extra = LanguageTab("cobol", "COBOL", {"Snippet": "DISPLAY 'HI'.\n"})
+    with chromium() as session, serve(site) as url:
+        problems = click_through(session, url, MKDOCS_TABS, languages, shots)
+        missing = click_through(session, url, MKDOCS_TABS, [*languages, extra], shots)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("Python > Reporter: shows other code; line "), problems
+    assert f"{changed.strip()} # changed" in problems[0]
+    assert len(missing) == 1 and missing[0].startswith("expected one tab set labelled ["), missing
+
+
+def test_docusaurus_builds_the_page_with_every_tab_and_file(
+    docusaurus_site: Path, languages: list[LanguageTab]
+) -> None:
+    assert_holds_every_tab_and_file(docusaurus_site / "index.html", languages)
+
+
+def test_docusaurus_tabs_show_the_generated_files_in_chromium(
+    docusaurus_site: Path, languages: list[LanguageTab], tmp_path: Path
+) -> None:
+    with chromium() as session, serve(docusaurus_site) as url:
+        problems = click_through(session, url, DOCUSAURUS_TABS, languages, tmp_path)
+    print(f"screenshots: {tmp_path}")
+    assert problems == []
+    assert_screenshots(tmp_path, "docusaurus", languages)
