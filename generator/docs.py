@@ -6,7 +6,8 @@ One template (``templates/docs/page.md.j2``) serves MkDocs Material and Docusaur
 only through the filters here, which escape it for Markdown and MDX alike:
 
 - ``|md``: prose. Markdown's and MDX's active characters become numeric character
-  references, so spec text cannot open a link, emphasis, HTML, JSX or an expression.
+  references, so spec text cannot open a link, emphasis, HTML, JSX, an expression or a
+  directive; an empty ``<span>`` breaks what GFM would turn into a link by itself.
 - ``|code``: an inline code span whose fence is longer than any backtick run inside.
 - ``|cell``: a code span in a table cell; a value holding ``|`` (which would split the
   cell in GFM, and which Python-Markdown and MDX escape differently) is shown as text.
@@ -85,9 +86,20 @@ def md_text(value: object) -> Code:
     for index in (0, len(text) - 1):
         if text[index].isspace():
             out[index] = _reference(text[index])
-    # A colon before a name opens a directive (Docusaurus' admonitions, remark-directive).
-    for index, char in enumerate(text[:-1]):
-        if char == ":" and (text[index + 1].isalnum() or text[index + 1] in ":_-"):
+    for index, char in enumerate(text):
+        after = text[index + 1 : index + 2]
+        # GFM (Docusaurus, not MkDocs) makes a link of "https://...", "www." and "a@b.c"
+        # after references are decoded: an element around the ":", "." or "@" splits the
+        # text node it searches, and shows nothing of its own.
+        autolink = (
+            (char == ":" and text[index + 1 : index + 3] == "//")
+            or char == "@"
+            or (char == "." and text[max(0, index - 3) : index].lower() == "www")
+        )
+        if autolink:
+            out[index] = f"<span>{_reference(char)}</span>"
+        # A colon before a name opens a directive (Docusaurus' admonitions, remark-directive).
+        elif char == ":" and after and not after.isspace():
             out[index] = _reference(char)
     if out and text[0] in _BLOCK_START:
         out[0] = _reference(text[0])

@@ -31,6 +31,14 @@ PAIRS = [(lang, variant) for lang in LANGUAGES.values() for variant in lang.vari
 PAIR_IDS = [f"{lang.name}-{variant}" for lang, variant in PAIRS]
 
 
+#: Text that means something to Markdown, MDX, HTML or a docs theme, for the spec's prose.
+HOSTILE_PROSE = (
+    "<script>alert(1)</script> {props.x} `code` *em* _em_ [link](http://evil.example) "
+    "| cell | &amp; \\* ~~s~~ $x$ :::note :abbr[x] <!-- c --> ![i](x.png) # h www.example.org "
+    "a@example.org https://example.org/x"
+)
+
+
 def spec_variant(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
     """A copy of the project's spec with exact text replacements applied."""
     text = DEFAULT_SPEC.read_text(encoding="utf-8")

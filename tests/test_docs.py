@@ -22,7 +22,14 @@ from generator.literals import shell_literal
 from generator.render import Generator
 from generator.schema import request_schema
 from generator.stub import Site, Stub
-from tests.support import HOSTILE_ARG, cli, generator_for, require_toolchain, spec_variant
+from tests.support import (
+    HOSTILE_ARG,
+    HOSTILE_PROSE,
+    cli,
+    generator_for,
+    require_toolchain,
+    spec_variant,
+)
 
 
 def fences(page: str) -> list[tuple[str, str]]:
@@ -105,12 +112,6 @@ def test_the_page_follows_the_spec(tmp_path: Path) -> None:
         assert "--max-time 7.5" in curl and "'x-acme-token: MY_KEY'" in curl
 
 
-HOSTILE_PROSE = (
-    "<script>alert(1)</script> {props.x} `code` *em* _em_ [link](http://evil.example) "
-    "| cell | &amp; \\* ~~s~~ $x$ :::note :abbr[x] <!-- c --> ![i](x.png) # h"
-)
-
-
 def _html(page: str) -> str:
     """The page as MkDocs would turn it into HTML, with the extensions it needs."""
     names = [e if isinstance(e, str) else next(iter(e)) for e in MKDOCS_EXTENSIONS]
@@ -139,7 +140,7 @@ def test_spec_text_is_shown_as_written_never_as_markup(tmp_path: Path) -> None:
     assert row is not None
     cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
     assert len(cells) == 3
-    assert html.unescape(cells[2]) == HOSTILE_PROSE
+    assert html.unescape(re.sub(r"</?span>", "", cells[2])) == HOSTILE_PROSE
 
 
 @settings(max_examples=200, deadline=None)
@@ -151,7 +152,9 @@ def test_md_text_round_trips_through_markdown(text: str) -> None:
         return  # md_text refuses what cannot be shown; the spec loader refuses it first
     rendered = markdown.markdown("Text: " + md_text(text), extensions=["tables"])
     assert rendered.startswith("<p>Text: ") and rendered.endswith("</p>")
-    assert html.unescape(rendered[len("<p>Text: ") : -len("</p>")]) == text
+    inner = rendered[len("<p>Text: ") : -len("</p>")]
+    assert re.sub(r"</?span>", "", inner) == re.sub(r"<[^>]*>", "", inner), "an element was made"
+    assert html.unescape(re.sub(r"</?span>", "", inner)) == text
 
 
 @settings(max_examples=100, deadline=None)

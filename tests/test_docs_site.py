@@ -9,6 +9,9 @@ REQUIRE_TOOLCHAINS=1 (CI, after .ci/install-toolchains) it fails.
 
 from __future__ import annotations
 
+import json
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ from tests.docs_site import (
     read_built_page,
     serve,
 )
+from tests.support import HOSTILE_PROSE, generator_for, spec_variant
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -138,3 +142,32 @@ def test_docusaurus_tabs_show_the_generated_files_in_chromium(
     print(f"screenshots: {tmp_path}")
     assert problems == []
     assert_screenshots(tmp_path, "docusaurus", languages)
+
+
+def _text(html: str) -> str:
+    """What a reader sees of some HTML: tags dropped, references decoded, spaces collapsed."""
+    without_tags = re.sub(r"<[^>]*>", " ", re.sub(r"</?span>", "", html))
+    return " ".join(unescape(without_tags).split())
+
+
+@pytest.mark.parametrize("fmt", ["mkdocs", "docusaurus"])
+def test_spec_prose_that_looks_like_markup_builds_and_reads_as_written(
+    fmt: str, tmp_path: Path
+) -> None:
+    """A meaning full of Markdown, HTML, JSX and directive syntax: both sites still build
+    (MDX compiles it, nothing warns) and show the text as written, with no element made."""
+    spec = spec_variant(
+        tmp_path,
+        (
+            "meaning: The line in that file, when the language knows it.",
+            f"meaning: {json.dumps(HOSTILE_PROSE)}",
+        ),
+    )
+    page = docs_page(generator_for(spec), fmt)
+    build = build_mkdocs if fmt == "mkdocs" else build_docusaurus
+    site, _ = build(page, tmp_path / "site")
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert " ".join(HOSTILE_PROSE.split()) in _text(html)
+    assert "<script>alert" not in html and "<del>" not in html and 'src="x.png"' not in html
+    # No link made of plain text: [link](...), www., an address, a URL.
+    assert not re.search(r'<a [^>]*href="(mailto:|[^"]*example)', html)
