@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from generator.errors import SnippetsError
 from generator.languages import LANGUAGES, VARIANTS
 from generator.literals import Code, shell_literal
-from generator.schema import example_request, request_schema, response_schema
+from generator.schema import example_request, example_response, request_schema, response_schema
 
 if TYPE_CHECKING:
     from generator.render import Generator, Settings
@@ -74,13 +75,18 @@ def _reference(char: str) -> str:
     return f"&#{ord(char)};"
 
 
+def _check_shown(text: str) -> None:
+    """Text on the page is one line of printable characters (the spec loader makes sure)."""
+    if any(not char.isprintable() for char in text):
+        raise SnippetsError(f"{text[:60]!r} holds a line break or control character")
+
+
 def md_text(value: object) -> Code:
     """Prose for Markdown and MDX: shown exactly as written, never read as markup."""
     text = str(value)
-    if "\n" in text or "\r" in text:
-        raise SnippetsError(f"{text[:60]!r} must be one line on the docs page")
-    if any(not char.isprintable() for char in text):
-        raise SnippetsError(f"{text[:60]!r} holds characters that cannot be shown")
+    _check_shown(text)
+    if not text:
+        return Code("")
     out = [_reference(char) if char in _ACTIVE else char for char in text]
     # Markdown drops spaces at the ends of a paragraph, a cell or a line.
     for index in (0, len(text) - 1):
@@ -101,7 +107,8 @@ def md_text(value: object) -> Code:
         # A colon before a name opens a directive (Docusaurus' admonitions, remark-directive).
         elif char == ":" and after and not after.isspace():
             out[index] = _reference(char)
-    if out and text[0] in _BLOCK_START:
+    # At the start of a line: a block marker, or MDX's import and export (ESM).
+    if text[0] in _BLOCK_START or text.startswith(("import", "export")):
         out[0] = _reference(text[0])
     return Code("".join(out))
 
@@ -114,6 +121,7 @@ def md_code(value: object) -> Code:
     """An inline code span holding exactly ``value``; text (:func:`md_text`) where a code
     span would not keep it exactly: spaces at either end, which Python-Markdown strips."""
     text = str(value)
+    _check_shown(text)
     if text != text.strip() or not text:
         return md_text(text)
     ticks = "`" * (_longest_run(text, "`") + 1)
@@ -138,23 +146,28 @@ def fence(code: str, info: str, indent: int = 0) -> Code:
     return Code("\n".join(prefix + line if line else "" for line in lines))
 
 
+def seconds(ms: int) -> str:
+    """Milliseconds as seconds, exactly: ``5``, ``7.5``, ``1234.567``."""
+    return format(Decimal(ms).scaleb(-3).normalize(), "f")
+
+
 def duration(ms: int) -> Code:
-    """``5 s``, ``1.5 s`` or ``250 ms``."""
+    """``5 s``, ``1.5 s`` or ``250 ms``, never rounded."""
     if ms >= 1000:
-        return Code(f"{ms / 1000:g} s")
+        return Code(f"{seconds(ms)} s")
     return Code(f"{ms} ms")
 
 
 def curl_command(spec: Spec, settings: Settings) -> str:
     """A cURL command that sends the spec's example request; every word shell-quoted."""
-    body = example_request(spec)
-    body[spec.payload.site_id_field] = settings.site_id
+    body = example_request(spec, settings.site_id)
     url = settings.base_url + spec.api.path
     words = [
-        f"curl --request {spec.api.method} {shell_literal(url)}",
+        # --globoff: a URL's [ ] and { } are its own, not curl's ranges and sets.
+        f"curl --globoff --request {spec.api.method} {shell_literal(url)}",
         f"--header {shell_literal('Content-Type: ' + spec.api.content_type)}",
         f"--header {shell_literal(spec.api.api_key_header + ': ' + settings.api_key)}",
-        f"--max-time {spec.api.timeout_ms / 1000:g}",
+        f"--max-time {seconds(spec.api.timeout_ms)}",
         f"--data-raw {shell_literal(json.dumps(body, indent=2, ensure_ascii=True))}",
     ]
     return " \\\n  ".join(words) + "\n"
@@ -195,15 +208,9 @@ def docs_page(
         raise SnippetsError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     spec = generator.spec
     settings = make_settings(spec, site_id, api_key, endpoint)
-    for option, value in (("--site-id", settings.site_id), ("--api-key", settings.api_key)):
-        if not value.isprintable():
-            raise SnippetsError(
-                f"{option} holds a line break or control character: the docs page cannot show it"
-            )
     request = request_schema(spec)
     response = response_schema(spec)
-    example = example_request(spec)
-    example[spec.payload.site_id_field] = settings.site_id
+    example = example_request(spec, settings.site_id)
     tabs = [
         {
             "name": language.name,
@@ -238,6 +245,7 @@ def docs_page(
         request_rows=_rows(request),
         response_rows=_rows(response),
         example_json=Code(json.dumps(example, indent=2, ensure_ascii=False)),
+        example_reply=json.dumps(example_response(spec)),
         curl=Code(curl_command(spec, settings)),
         fingerprint_parts=[field_names.get(part, part) for part in spec.fingerprint.parts],
         fingerprint_example=spec.example_value("fingerprint"),

@@ -19,6 +19,18 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 KINDS = ("request", "response")
 
 
+#: Integers are counts, times and line numbers: never negative, and exact in every JSON
+#: reader (IEEE doubles hold integers exactly up to 2**53 - 1).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _field_schema(spec: Spec, source: str, json_type: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": json_type, "description": spec.sources[source].meaning}
+    if json_type == "integer":
+        schema.update(minimum=0, maximum=MAX_SAFE_INTEGER)
+    return schema
+
+
 def error_schema(spec: Spec) -> dict[str, Any]:
     """One error object of the request's batch."""
     fields = spec.payload.error_fields
@@ -26,20 +38,20 @@ def error_schema(spec: Spec) -> dict[str, Any]:
         "type": "object",
         "description": "One error.",
         "required": [f.name for f in fields if f.required],
-        "properties": {
-            f.name: {"type": f.type, "description": spec.sources[f.source].meaning} for f in fields
-        },
+        "properties": {f.name: _field_schema(spec, f.source, f.type) for f in fields},
     }
     if not spec.payload.unknown_fields:
         schema["additionalProperties"] = False
     return schema
 
 
-def example_request(spec: Spec) -> dict[str, Any]:
-    """A request holding one error with every field, from the spec's examples."""
+def example_request(spec: Spec, site_id: str | None = None) -> dict[str, Any]:
+    """A request of the fewest errors allowed, each holding every field, from the spec's
+    examples; for ``site_id`` (default: the spec's placeholder)."""
     payload = spec.payload
     errors = [spec.example_error()] * payload.min_errors
-    return {payload.site_id_field: spec.placeholders.site_id, payload.errors_field: errors}
+    site = spec.placeholders.site_id if site_id is None else site_id
+    return {payload.site_id_field: site, payload.errors_field: errors}
 
 
 def example_response(spec: Spec) -> dict[str, Any]:

@@ -463,7 +463,18 @@ def _fingerprint(m: _Mapping) -> Fingerprint:
         raise separator.fail(f"expected a string, got {_shown(node.value)}; quote it")
     if len(str(node.value)) > MAX_TEXT:
         raise separator.fail(f"is {len(str(node.value))} characters long; at most {MAX_TEXT}")
+    if not str(node.value).isprintable():
+        raise separator.fail("must be printable: no line breaks or control characters")
     return Fingerprint(parts=parts, separator=str(node.value))
+
+
+def _response_errors(m: _Mapping) -> ResponseErrors:
+    invalid_site = m["invalid_site"].comment_text()
+    disabled = m["errors_disabled"]
+    errors_disabled = disabled.comment_text()
+    if errors_disabled == invalid_site:
+        raise disabled.fail(f"{errors_disabled!r} is invalid_site too: the values must differ")
+    return ResponseErrors(invalid_site, errors_disabled)
 
 
 def _response(m: _Mapping) -> Response:
@@ -479,13 +490,7 @@ def _response(m: _Mapping) -> Response:
         status=m["status"].integer(200, 299),
         accepted_field=accepted,
         error_field=error,
-        errors=_record(
-            m["errors"],
-            lambda e: ResponseErrors(
-                invalid_site=e["invalid_site"].comment_text(),
-                errors_disabled=e["errors_disabled"].comment_text(),
-            ),
-        ),
+        errors=_record(m["errors"], _response_errors),
         limit_reached_field=limit,
         meanings=_record(
             m["meanings"],
@@ -558,6 +563,8 @@ def _placeholders(m: _Mapping) -> Placeholders:
         problem = check(value)
         if problem:
             raise item.fail(f"{_shown(value)} {problem}")
+        if not value.isprintable():
+            raise item.fail(f"{_shown(value)} is shown on the docs page: no control characters")
         values.append(value)
     return Placeholders(*values)
 

@@ -70,6 +70,8 @@ LINGER_S = 1.0
 LINGER_BYTES = 2 * MAX_BODY_BYTES
 #: At most this many problems of one request are echoed, and this many characters a line.
 ECHO_PROBLEMS = 20
+#: At most this many schema problems are kept per request, and names listed per problem.
+MAX_PROBLEMS = 100
 ECHO_WIDTH = 300
 
 
@@ -151,6 +153,13 @@ def _shown_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)[:100]
 
 
+def _each(path: Iterable[str | int], names: list[str], what: str) -> str:
+    """``a.x is missing; a.y is missing``, for at most ECHO_PROBLEMS names."""
+    shown = "; ".join(f"{_where([*path, name])} {what}" for name in names[:ECHO_PROBLEMS])
+    more = len(names) - ECHO_PROBLEMS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
 def _problem(error: ValidationError) -> str:
     """One line for a schema violation, naming where and what, with the value cut short."""
     where = _where(error.absolute_path)
@@ -160,13 +169,11 @@ def _problem(error: ValidationError) -> str:
     if kind == "required" and isinstance(instance, dict):
         names = error.validator_value if isinstance(error.validator_value, list) else []
         missing = [name for name in names if name not in instance]
-        return "; ".join(f"{_where([*error.absolute_path, name])} is missing" for name in missing)
+        return _each(error.absolute_path, missing, "is missing")
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = schema.get("properties", {})
         extra = [str(name)[:100] for name in instance if name not in known]
-        return "; ".join(
-            f"{_where([*error.absolute_path, name])} is not a field of the spec" for name in extra
-        )
+        return _each(error.absolute_path, extra, "is not a field of the spec")
     if kind == "type":
         return f"{where} should be a JSON {error.validator_value}, got {_shown_json(instance)}"
     if kind in ("minItems", "maxItems") and isinstance(instance, list):
@@ -468,13 +475,18 @@ class Stub:
         # error refuses the request; what breaks it inside an error refuses that error only.
         invalid_items: set[int] = set()
         whole = False
-        for error in sorted(self._validator.iter_errors(checked), key=lambda e: list(e.path)):
-            problems.append(_problem(error))
+        found = sorted(self._validator.iter_errors(checked), key=lambda e: list(e.path))
+        for error in found:
             path = list(error.absolute_path)
             if len(path) >= 2 and path[0] == payload.errors_field and isinstance(path[1], int):
                 invalid_items.add(path[1])
             else:
                 whole = True
+        problems.extend(_problem(error) for error in found[:MAX_PROBLEMS])
+        if len(found) > MAX_PROBLEMS:
+            problems.append(f"... and {len(found) - MAX_PROBLEMS} more problems")
+        if isinstance(batch, list) and not whole:
+            problems.extend(self._written_as_floats(batch, invalid_items))
         site_id = parsed.get(payload.site_id_field)
         site = self.sites.get(site_id) if isinstance(site_id, str) else None
         key = headers.get(spec.api.api_key_header.lower())
@@ -497,6 +509,19 @@ class Stub:
                 site.quota -= valid
         reply[accepted_field] = valid
         return reply, received
+
+    def _written_as_floats(self, batch: list[Any], invalid: set[int]) -> list[str]:
+        """JSON Schema counts 1.0 as an integer; a client should still write 1: noted (the
+        error is taken), so that verify fails a reporter that writes integers as floats."""
+        integers = [f.name for f in self.spec.payload.error_fields if f.type == "integer"]
+        return [
+            f"{self.spec.payload.errors_field}[{index}].{name} is written "
+            f"{_shown_json(error[name])}: send a JSON integer"
+            for index, error in enumerate(batch[: self.spec.payload.max_errors])
+            if isinstance(error, dict) and index not in invalid
+            for name in integers
+            if isinstance(error.get(name), float)
+        ]
 
     def _record(self, received: Received) -> None:
         size = _record_size(received)

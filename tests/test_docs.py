@@ -88,17 +88,19 @@ def test_the_page_follows_the_spec(tmp_path: Path) -> None:
         ("api_key: YOUR_API_KEY", "api_key: MY_KEY"),
         ("queue_size: 1000", "queue_size: 333"),
         ("flush_timeout_ms: 2000", "flush_timeout_ms: 1250"),
+        ("min_errors: 1", "min_errors: 2"),
+        ("max_retry_after_ms: 60000", "max_retry_after_ms: 45000"),
+        ("limit_reached_cooldown_ms: 60000", "limit_reached_cooldown_ms: 1234567"),
     )
     for fmt in FORMATS:
         page = docs_page(generator_for(path), fmt)
         for old in ("x-nevision-api-key", "api.nevision.app", "YOUR_SITE_ID", "YOUR_API_KEY"):
             assert old not in page, f"{old} is still on the {fmt} page"
         text = prose(page)
-        for old in (r"(?<![\d.])(20|1000)\b", r"(?<![\d.])(5|2) s\b"):
+        for old in (r"(?<![\d.])(20|1000)\b", r"(?<![\d.])(5|2|60) s\b", r"\b1 to\b"):
             assert not re.search(old, text), f"{old} is still on the {fmt} page"
         for new in (
             "7.5 s",
-            "1 to 13 errors",
             "at most 13 errors per request",
             "`x-acme-token`",
             "`https://ingest.example.org/public/errors/ingest`",
@@ -106,10 +108,16 @@ def test_the_page_follows_the_spec(tmp_path: Path) -> None:
             "`MY_KEY`",
             "at most 333 reports",
             "at most 1.25 s",
+            "2 to 13 errors",
+            '`{"accepted": 2}` means the errors were stored',
+            "pauses for 1234.567 s",
+            "at most 45 s",
         ):
             assert new in text, f"{new!r} is not on the {fmt} page"
         curl = next(code for info, code in fences(page) if info == "sh")
         assert "--max-time 7.5" in curl and "'x-acme-token: MY_KEY'" in curl
+        (example,) = [code for info, code in fences(page) if info == "json"]
+        assert len(json.loads(example)["errors"]) == 2
 
 
 def _html(page: str) -> str:

@@ -190,3 +190,23 @@ def test_the_stub_accepts_exactly_what_the_schema_accepts(
     expected = 0 if outside_items else sum(item.is_valid(error) for error in batch)
     shared_stub.reset({"s1": Site("k1")})
     assert post(shared_stub, body) == {"accepted": expected}
+
+
+def test_integers_written_as_floats_are_taken_but_noted(generator: Generator) -> None:
+    """JSON Schema counts 1.0 as an integer, so the error is stored; the stub still notes
+    it, so that verify fails a reporter that writes integers so."""
+    with Stub(generator.spec, {"s1": Site("k1")}) as stub:
+        assert post(stub, {"siteId": "s1", "errors": [{**GOOD, "lineno": 3.0}]}) == {"accepted": 1}
+        assert stub.received[0].problems == ["errors[0].lineno is written 3.0: send a JSON integer"]
+        assert post(stub, {"siteId": "s1", "errors": [{**GOOD, "lineno": -1}]}) == {"accepted": 0}
+
+
+def test_problems_of_a_hostile_body_stay_bounded(generator: Generator) -> None:
+    extra = {f"k{i}": i for i in range(5000)}
+    body = {"siteId": "s1", "errors": [{**GOOD, **extra}] * 20, **extra}
+    with Stub(generator.spec, {"s1": Site("k1")}) as stub:
+        assert post(stub, body) == {"accepted": 0}
+        problems = stub.received[0].problems
+    assert len(problems) <= 101
+    assert max(len(problem) for problem in problems) < 5000
+    assert any(problem.endswith("; and 4980 more") for problem in problems)

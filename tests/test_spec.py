@@ -78,6 +78,13 @@ def test_project_spec_loads() -> None:
          "meaning: \"  \"", "sources.lineno.meaning: must not be empty"),
         ("  fingerprint:\n    meaning: >-", "  fingerprint:\n    example: x\n    meaning: >-",
          "example: x", "sources.fingerprint.example: unknown key"),
+        ("  separator: \":\"", "  separator: \"a\\nb\"", "separator:",
+         "fingerprint.separator: must be printable"),
+        ("    errors_disabled: Errors disabled", "    errors_disabled: Invalid site",
+         "errors_disabled: Invalid site", "response.errors.errors_disabled: 'Invalid site' is "
+         "invalid_site too"),
+        ("  site_id: YOUR_SITE_ID", "  site_id: \"YOUR\\tSITE\"", "site_id: \"YOUR",
+         "placeholders.site_id: 'YOUR\\tSITE' is shown on the docs page"),
         ("    limit_reached: >-", "    limit_hit: >-", "    accepted: How many",
          "response.meanings.limit_reached: missing key"),
     ],
