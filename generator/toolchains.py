@@ -60,6 +60,10 @@ class Toolchain:
     driver_file: str
     #: Returns the build, or raises :class:`Unavailable` saying what is missing.
     recipe: Callable[[Path, Spec, str], Build]
+    #: The ``exception_type`` the driver's exception must be sent with, by the spec's
+    #: definition (``sources.exception_type``): written here, not taken from the driver,
+    #: and qualified wherever the language has modules, packages or namespaces.
+    driver_type: str
     #: Whether the language's programs can fork (the fork case).
     forks: bool = False
     #: The environment that makes the language's standard HTTP client use a proxy
@@ -184,10 +188,15 @@ def _csharp(work: Path, spec: Spec, generated: str) -> Build:
     )
 
 
+#: The Swift module verify builds (named, so the driver's type names do not follow ``-o``).
+_SWIFT_MODULE = "Shop"
+
+
 def _swift(work: Path, spec: Spec, generated: str) -> Build:
     swiftc = which("swiftc")
+    compile_ = [swiftc, "-warnings-as-errors", "-module-name", _SWIFT_MODULE, generated]
     return Build(
-        steps=[[swiftc, "-warnings-as-errors", generated, "main.swift", "-o", "driver"]],
+        steps=[[*compile_, "main.swift", "-o", "driver"]],
         run=[str(work / "driver")],
     )
 
@@ -266,23 +275,63 @@ def _ruby(work: Path, spec: Spec, generated: str) -> Build:
 
 
 TOOLCHAINS: dict[str, Toolchain] = {
-    "python": Toolchain("driver.py", _python, forks=True, proxy_env=_proxy_variables),
-    "php": Toolchain("driver.php", _php, forks=True, proxy_env=_proxy_variables),
-    "java": Toolchain("Driver.java", _java, proxy_env=_jvm_proxy_properties),
-    "kotlin": Toolchain("Driver.kt", _kotlin, proxy_env=_jvm_proxy_properties),
+    "python": Toolchain(
+        "driver.py",
+        _python,
+        # A nested class whose module is a package: module.QualName.
+        driver_type="shop.billing.Checkout.PaymentError",
+        forks=True,
+        proxy_env=_proxy_variables,
+    ),
+    "php": Toolchain(
+        "driver.php",
+        _php,
+        driver_type=r"Shop\Billing\PaymentError",
+        forks=True,
+        proxy_env=_proxy_variables,
+    ),
+    # Nested classes: Class.getName() joins them with "$".
+    "java": Toolchain(
+        "Driver.java", _java, driver_type="Driver$PaymentError", proxy_env=_jvm_proxy_properties
+    ),
+    "kotlin": Toolchain(
+        "Driver.kt", _kotlin, driver_type="Checkout$PaymentError", proxy_env=_jvm_proxy_properties
+    ),
     # .NET reads HTTP_PROXY but never proxies a loopback address such as the stub's.
     "csharp": Toolchain(
-        "Program.cs", _csharp, no_proxy=".NET never proxies a loopback address like the stub's"
+        "Program.cs",
+        _csharp,
+        # A nested class in a namespace: Type.FullName joins it with "+".
+        driver_type="Shop.Billing.Checkout+PaymentException",
+        no_proxy=".NET never proxies a loopback address like the stub's",
     ),
     # Node's http and fetch read no proxy setting (before NODE_USE_ENV_PROXY in Node 24).
-    "node": Toolchain("driver.mjs", _node, no_proxy="Node's http and fetch read no proxy setting"),
+    "node": Toolchain(
+        "driver.mjs",
+        _node,
+        # The constructor's name, though the instance's `name` is still "Error".
+        driver_type="PaymentError",
+        no_proxy="Node's http and fetch read no proxy setting",
+    ),
     # Go's ProxyFromEnvironment never proxies a loopback address such as the stub's.
-    "go": Toolchain("main.go", _go, no_proxy="Go never proxies a loopback address like the stub's"),
+    "go": Toolchain(
+        "main.go",
+        _go,
+        # What errors.New returns, as %T prints it.
+        driver_type="*errors.errorString",
+        no_proxy="Go never proxies a loopback address like the stub's",
+    ),
     "ruby": Toolchain(
         "driver.rb",
         _ruby,
+        driver_type="Billing::PaymentError",
         forks=True,
         no_proxy="Net::HTTP never proxies a loopback address like the stub's",
     ),
-    "swift": Toolchain("main.swift", _swift, no_proxy="no standard proxy setting to give"),
+    "swift": Toolchain(
+        "main.swift",
+        _swift,
+        driver_type=f"{_SWIFT_MODULE}.Billing.PaymentError",
+        no_proxy="no standard proxy setting to give",
+    ),
 }

@@ -6,7 +6,9 @@ warnings as errors, run the driver, and check what the stub received. Then
 run the fault cases. The driver raises a real exception a few calls deep with
 a hostile message, calls the public function, prints one line of JSON
 (``call_ms``, ``main_end_ms`` and the fields it expects, as hex of UTF-8) and
-returns from main at once, as real programs do.
+returns from main at once, as real programs do. The exception's type is not
+taken from the driver: it must be the toolchain's ``driver_type``, the
+exception's name by the spec's definition.
 
 Given a case name as its one argument, the driver instead walks one of the
 paths real applications take (null or odd arguments, accessors that throw, a
@@ -315,7 +317,8 @@ class Harness:
         error = errors[0]
         assert run.driver is not None
         expected = {
-            "exception_type": _unhex(run.driver["type"]),
+            # Fixed per language, so the code cannot agree with its driver and not the spec.
+            "exception_type": self.toolchain.driver_type,
             "message": _unhex(run.driver["message"]),
             "route": ROUTE,
         }

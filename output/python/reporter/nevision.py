@@ -186,7 +186,7 @@ def _capture(exc: BaseException, route: object) -> tuple:
     last = tb
     while last is not None and last.tb_next is not None:
         last = last.tb_next
-    exception_type = type(exc).__name__
+    exception_type = _type_name(exc)
     message = _text(exc, "<unprintable " + exception_type + ">")
     message = message[:MAX_MESSAGE_LENGTH]
     route = None if route is None else _text(route, None)
@@ -206,10 +206,13 @@ def _capture(exc: BaseException, route: object) -> tuple:
         "lineno": lineno,
     }
     if isinstance(exc, BaseException):
-        stack = traceback.TracebackException(
-            type(exc), exc, tb, limit=-MAX_FRAMES, lookup_lines=False
-        )
-        _trim(stack)
+        try:
+            stack = traceback.TracebackException(
+                type(exc), exc, tb, limit=-MAX_FRAMES, lookup_lines=False
+            )
+            _trim(stack)
+        except Exception:
+            stack = None  # a class whose name raises: sent without its stack
     return error, stack
 
 
@@ -236,8 +239,11 @@ def _payload_error(item: tuple) -> dict:
     """The error object of one queued report; formats its stack."""
     error, summary = item
     if summary is not None:
-        # Python names the exception last: keep the end of a long stack.
-        error["stack"] = "".join(summary.format())[-MAX_STACK_LENGTH:]
+        try:
+            # Python names the exception last: keep the end of a long stack.
+            error["stack"] = "".join(summary.format())[-MAX_STACK_LENGTH:]
+        except Exception:
+            pass  # a class in the chain whose name raises: sent without its stack
     return {key: value for key, value in error.items() if value is not None}
 
 
@@ -423,6 +429,27 @@ def _text(value: object, fallback: Optional[str]) -> Optional[str]:
         return str(value)
     except Exception:
         return fallback
+
+
+def _type_name(value: object) -> str:
+    """The class of ``value`` as a traceback names it: ``module.QualName``, the module left
+    out for builtins and __main__ (``ValueError``, ``myapp.billing.PaymentError``)."""
+    kind = type(value)
+    name = _name_of(kind, "__qualname__") or _name_of(kind, "__name__") or "<unknown>"
+    module = _name_of(kind, "__module__")
+    if module in ("builtins", "__main__"):
+        return name
+    return ("<unknown>" if module is None else module) + "." + name
+
+
+def _name_of(kind: type, attribute: str) -> Optional[str]:
+    """A class's name attribute as a plain str; None where a metaclass makes it raise or
+    gives no text."""
+    try:
+        value = getattr(kind, attribute)
+        return str.__str__(value) if isinstance(value, str) else None
+    except Exception:
+        return None
 
 
 def _log_once(state: _State, kind: str, line: str) -> None:

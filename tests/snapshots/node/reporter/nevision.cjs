@@ -390,23 +390,30 @@ function property(value, key) {
 }
 
 /**
- * The class name of what was thrown ("TypeError"), or its type for a primitive ("string").
+ * The name of the constructor of what was thrown: "TypeError", and a subclass's own name
+ * even where its `name` property still says "Error". An anonymous class is named by its
+ * nearest named ancestor, an object with no constructor (a null prototype) "Object", a
+ * primitive by its type ("string"), and a value whose accessors throw "Error".
  * @param {unknown} error
  * @returns {string}
  */
 function typeName(error) {
-  try {
-    if (error === null || (typeof error !== "object" && typeof error !== "function")) {
-      return error === null ? "null" : typeof error;
-    }
-    const name = property(property(error, "constructor"), "name");
-    if (typeof name === "string" && name !== "") {
-      return name;
-    }
-  } catch {
-    // a constructor getter or a proxy trap that throws
+  if (error === null || (typeof error !== "object" && typeof error !== "function")) {
+    return error === null ? "null" : typeof error;
   }
-  return "Error";
+  try {
+    let type = property(error, "constructor");
+    for (let depth = 0; typeof type === "function" && depth < 100; depth++) {
+      const name = property(type, "name");
+      if (typeof name === "string" && name !== "") {
+        return name;
+      }
+      type = Object.getPrototypeOf(type);
+    }
+    return "Object";
+  } catch {
+    return "Error"; // a constructor getter or a proxy trap that throws
+  }
 }
 
 /**

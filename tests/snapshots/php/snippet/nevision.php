@@ -233,7 +233,9 @@ final class NevisionQueue
         if (!$e instanceof \Throwable) {
             $e = new \InvalidArgumentException('nevision_report() got ' . get_debug_type($e) . ', not a Throwable');
         }
-        $exception_type = get_class($e);
+        // An anonymous class's name goes on after a NUL with its file and line; PHP's own
+        // "Uncaught class@anonymous" stops at the NUL, and so does the type.
+        $exception_type = explode("\0", get_class($e), 2)[0];
         try {
             // Cut in bytes; a cut multi-byte character becomes U+FFFD in the JSON.
             $message = substr($e->getMessage(), 0, self::MAX_MESSAGE_LENGTH);

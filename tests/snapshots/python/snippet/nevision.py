@@ -75,14 +75,10 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
         tb = exc.__traceback__ if is_exception else None
         frames = traceback.extract_tb(tb)
         last = frames[-1] if frames else None
-        exception_type = type(exc).__name__
+        exception_type = _type_name(exc)
         message = _text(exc, "<unprintable " + exception_type + ">")
         message = message[:MAX_MESSAGE_LENGTH]
-        stack = None
-        if is_exception:
-            stack = "".join(traceback.format_exception(type(exc), exc, tb))
-            # Python names the exception last: keep the end of a long stack.
-            stack = stack[-MAX_STACK_LENGTH:]
+        stack = _stack(exc, tb) if is_exception else None
         route = None if route is None else _text(route, None)
         fingerprint = (exception_type or "") + ":" + (route or "")
         timestamp_ms = int(time.time() * 1000)
@@ -203,6 +199,37 @@ def _text(value: object, fallback: Optional[str]) -> Optional[str]:
         return str(value)
     except Exception:
         return fallback
+
+
+def _type_name(value: object) -> str:
+    """The class of ``value`` as a traceback names it: ``module.QualName``, the module left
+    out for builtins and __main__ (``ValueError``, ``myapp.billing.PaymentError``)."""
+    kind = type(value)
+    name = _name_of(kind, "__qualname__") or _name_of(kind, "__name__") or "<unknown>"
+    module = _name_of(kind, "__module__")
+    if module in ("builtins", "__main__"):
+        return name
+    return ("<unknown>" if module is None else module) + "." + name
+
+
+def _name_of(kind: type, attribute: str) -> Optional[str]:
+    """A class's name attribute as a plain str; None where a metaclass makes it raise or
+    gives no text."""
+    try:
+        value = getattr(kind, attribute)
+        return str.__str__(value) if isinstance(value, str) else None
+    except Exception:
+        return None
+
+
+def _stack(exc: BaseException, tb: object) -> Optional[str]:
+    """The traceback as Python prints it; None if it cannot be formatted."""
+    try:
+        stack = "".join(traceback.format_exception(type(exc), exc, tb))
+    except Exception:
+        return None  # a class whose name raises: the report goes without its stack
+    # Python names the exception last: keep the end of a long stack.
+    return stack[-MAX_STACK_LENGTH:]
 
 
 def _log_once(kind: object, line: str) -> None:
