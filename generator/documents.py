@@ -46,3 +46,8 @@ def make_document(
     from generator.openapi import openapi_document
 
     return to_json(openapi_document(generator, site_id, api_key, endpoint))
+
+
+def every_document(generator: Generator) -> dict[str, str]:
+    """Every document for the spec's own values, keyed by its place in an output folder."""
+    return {path: make_document(generator, kind, name) for (kind, name), path in DOCUMENTS.items()}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.documents import every_document
 from generator.languages import Language
 from generator.render import Generator
 from generator.syntax import parse_problems
@@ -48,7 +49,7 @@ def test_no_stray_snapshots(generator: Generator) -> None:
 
 
 def test_committed_output_is_fresh(generator: Generator) -> None:
-    expected = generator.render_all()
+    expected = {**generator.render_all(), **every_document(generator)}
     output = ROOT / "output"
     for relative, code in expected.items():
         assert (output / relative).read_text(encoding="utf-8") == code, (
