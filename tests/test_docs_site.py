@@ -86,20 +86,29 @@ def assert_screenshots(shots: Path, site: str, languages: list[LanguageTab]) -> 
         assert (shots / name).read_bytes()[:8] == PNG_SIGNATURE, name
 
 
-def test_mkdocs_site_holds_every_tab_and_file(
-    mkdocs_site: Path, languages: list[LanguageTab]
-) -> None:
-    assert_holds_every_tab_and_file(mkdocs_site / "index.html", languages)
+#: Each site's fixture and how its tabs are marked up.
+SITES = {"mkdocs": ("mkdocs_site", MKDOCS_TABS), "docusaurus": ("docusaurus_site", DOCUSAURUS_TABS)}
 
 
-def test_mkdocs_tabs_show_the_generated_files_in_chromium(
-    mkdocs_site: Path, languages: list[LanguageTab], tmp_path: Path
+@pytest.mark.parametrize("kind", SITES)
+def test_the_built_page_holds_every_tab_and_file(
+    kind: str, languages: list[LanguageTab], request: pytest.FixtureRequest
 ) -> None:
-    with chromium() as session, serve(mkdocs_site) as url:
-        problems = click_through(session, url, MKDOCS_TABS, languages, tmp_path)
+    site: Path = request.getfixturevalue(SITES[kind][0])
+    assert_holds_every_tab_and_file(site / "index.html", languages)
+
+
+@pytest.mark.parametrize("kind", SITES)
+def test_the_tabs_show_the_generated_files_in_chromium(
+    kind: str, languages: list[LanguageTab], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    fixture, markup = SITES[kind]
+    site: Path = request.getfixturevalue(fixture)
+    with chromium() as session, serve(site) as url:
+        problems = click_through(session, url, markup, languages, tmp_path)
     print(f"screenshots: {tmp_path}")
     assert problems == []
-    assert_screenshots(tmp_path, "mkdocs", languages)
+    assert_screenshots(tmp_path, kind, languages)
 
 
 def test_a_tab_showing_other_code_or_missing_fails_the_click_through(
@@ -126,22 +135,6 @@ def test_a_tab_showing_other_code_or_missing_fails_the_click_through(
     assert problems[0].startswith("Python > Reporter: shows other code; line "), problems
     assert f"{changed.strip()} # changed" in problems[0]
     assert len(missing) == 1 and missing[0].startswith("expected one tab set labelled ["), missing
-
-
-def test_docusaurus_builds_the_page_with_every_tab_and_file(
-    docusaurus_site: Path, languages: list[LanguageTab]
-) -> None:
-    assert_holds_every_tab_and_file(docusaurus_site / "index.html", languages)
-
-
-def test_docusaurus_tabs_show_the_generated_files_in_chromium(
-    docusaurus_site: Path, languages: list[LanguageTab], tmp_path: Path
-) -> None:
-    with chromium() as session, serve(docusaurus_site) as url:
-        problems = click_through(session, url, DOCUSAURUS_TABS, languages, tmp_path)
-    print(f"screenshots: {tmp_path}")
-    assert problems == []
-    assert_screenshots(tmp_path, "docusaurus", languages)
 
 
 def _text(html: str) -> str:
