@@ -58,14 +58,18 @@ def example_response(spec: Spec) -> dict[str, Any]:
     return {spec.response.accepted_field: spec.payload.min_errors}
 
 
+def _head(dialect: bool, title: str, description: str) -> dict[str, Any]:
+    """``$schema`` (unless embedded), title and description."""
+    head: dict[str, Any] = {"$schema": DIALECT} if dialect else {}
+    return {**head, "title": title, "description": description}
+
+
 def request_schema(spec: Spec, dialect: bool = True) -> dict[str, Any]:
     """The request body; ``dialect=False`` leaves out ``$schema`` (for embedding)."""
     payload = spec.payload
-    schema: dict[str, Any] = {"$schema": DIALECT} if dialect else {}
+    schema = _head(dialect, "Ingest request", f"The body of {spec.api.method} {spec.api.path}.")
     schema.update(
         {
-            "title": "Ingest request",
-            "description": f"The body of {spec.api.method} {spec.api.path}.",
             "type": "object",
             "required": [payload.site_id_field, payload.errors_field],
             "properties": {
@@ -95,11 +99,11 @@ def response_schema(spec: Spec, dialect: bool = True) -> dict[str, Any]:
     """The reply, which comes with the spec's status whatever happened."""
     response = spec.response
     meanings = response.meanings
-    schema: dict[str, Any] = {"$schema": DIALECT} if dialect else {}
+    schema = _head(
+        dialect, "Ingest response", f"The reply, always with HTTP status {response.status}."
+    )
     schema.update(
         {
-            "title": "Ingest response",
-            "description": f"The reply, always with HTTP status {response.status}.",
             "type": "object",
             "required": [response.accepted_field],
             "properties": {

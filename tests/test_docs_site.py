@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
@@ -48,19 +49,28 @@ def languages(generator: Generator) -> list[LanguageTab]:
     ]
 
 
-@pytest.fixture(scope="module")
-def mkdocs_site(generator: Generator, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    page = docs_page(generator, "mkdocs")
-    site, seconds = build_mkdocs(page, tmp_path_factory.mktemp("mkdocs"))
-    print(f"mkdocs build --strict: {seconds:.1f} s")
-    return site
+#: How each site is built, and how its tabs are marked up.
+SITES = {
+    "mkdocs": (build_mkdocs, MKDOCS_TABS),
+    "docusaurus": (build_docusaurus, DOCUSAURUS_TABS),
+}
 
 
 @pytest.fixture(scope="module")
-def docusaurus_site(generator: Generator, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    page = docs_page(generator, "docusaurus")
-    site, seconds = build_docusaurus(page, tmp_path_factory.mktemp("docusaurus"))
-    print(f"docusaurus build: {seconds:.1f} s")
+def built_site(
+    generator: Generator, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """The site of a kind around the page for the default spec, built once per module."""
+    sites: dict[str, Path] = {}
+
+    def site(kind: str) -> Path:
+        if kind not in sites:
+            build = SITES[kind][0]
+            page = docs_page(generator, kind)
+            sites[kind], seconds = build(page, tmp_path_factory.mktemp(kind))
+            print(f"{kind} build: {seconds:.1f} s")
+        return sites[kind]
+
     return site
 
 
@@ -86,25 +96,19 @@ def assert_screenshots(shots: Path, site: str, languages: list[LanguageTab]) -> 
         assert (shots / name).read_bytes()[:8] == PNG_SIGNATURE, name
 
 
-#: Each site's fixture and how its tabs are marked up.
-SITES = {"mkdocs": ("mkdocs_site", MKDOCS_TABS), "docusaurus": ("docusaurus_site", DOCUSAURUS_TABS)}
-
-
 @pytest.mark.parametrize("kind", SITES)
 def test_the_built_page_holds_every_tab_and_file(
-    kind: str, languages: list[LanguageTab], request: pytest.FixtureRequest
+    kind: str, languages: list[LanguageTab], built_site: Callable[[str], Path]
 ) -> None:
-    site: Path = request.getfixturevalue(SITES[kind][0])
-    assert_holds_every_tab_and_file(site / "index.html", languages)
+    assert_holds_every_tab_and_file(built_site(kind) / "index.html", languages)
 
 
 @pytest.mark.parametrize("kind", SITES)
 def test_the_tabs_show_the_generated_files_in_chromium(
-    kind: str, languages: list[LanguageTab], tmp_path: Path, request: pytest.FixtureRequest
+    kind: str, languages: list[LanguageTab], tmp_path: Path, built_site: Callable[[str], Path]
 ) -> None:
-    fixture, markup = SITES[kind]
-    site: Path = request.getfixturevalue(fixture)
-    with chromium() as session, serve(site) as url:
+    markup = SITES[kind][1]
+    with chromium() as session, serve(built_site(kind)) as url:
         problems = click_through(session, url, markup, languages, tmp_path)
     print(f"screenshots: {tmp_path}")
     assert problems == []
@@ -157,8 +161,7 @@ def test_spec_prose_that_looks_like_markup_builds_and_reads_as_written(
         ),
     )
     page = docs_page(generator_for(spec), fmt)
-    build = build_mkdocs if fmt == "mkdocs" else build_docusaurus
-    site, _ = build(page, tmp_path / "site")
+    site, _ = SITES[fmt][0](page, tmp_path / "site")
     html = (site / "index.html").read_text(encoding="utf-8")
     assert " ".join(HOSTILE_PROSE.split()) in _text(html)
     assert "<script>alert" not in html and "<del>" not in html and 'src="x.png"' not in html
