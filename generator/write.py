@@ -63,6 +63,8 @@ def write_all(out: Path, files: dict[str, str]) -> None:
     staging: Path | None = None
     with _cleanup_on_termination():
         try:
+            if out.exists() and not out.is_dir():
+                raise SnippetsError(f"cannot write into {out}: it is a file, not a folder")
             out.mkdir(parents=True, exist_ok=True)
             _remove_stale_staging(out)
             staging = Path(tempfile.mkdtemp(dir=out, prefix=STAGING_PREFIX))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import socket
@@ -61,8 +62,8 @@ def test_list_shows_languages_variants_and_libraries() -> None:
 def test_help_and_version() -> None:
     top = cli("--help")
     assert top.returncode == 0
-    for command in ("generate", "list", "check", "stub"):
-        assert command in top.stdout
+    for command in ("generate", "list", "check", "stub", "verify", "docs", "schema", "openapi"):
+        assert re.search(rf"^  {command} ", top.stdout, re.MULTILINE), command
     generate = cli("generate", "--help")
     assert "--endpoint BASE_URL" in generate.stdout and "--all" in generate.stdout
     assert cli("--version").stdout.startswith("nevision-snippets, version ")

@@ -31,6 +31,14 @@ def test_one_unwritable_target_writes_nothing(tmp_path: Path, generator: Generat
     assert [p.name for p in out.iterdir()] == ["java"]  # no staging folder left
 
 
+def test_a_file_where_the_folder_must_go_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine", encoding="utf-8")
+    result = cli("docs", "--out", str(blocker / "page.md"))
+    assert_one_line_error(result, f"cannot write into {blocker}: it is a file, not a folder")
+    assert blocker.read_text(encoding="utf-8") == "mine"
+
+
 def test_files_follow_the_umask(tmp_path: Path) -> None:
     for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
         out = tmp_path / f"out{umask:o}"
