@@ -52,7 +52,7 @@ CHROMIUM_ARGS = (
 TOOLS = Path(os.environ.get("NEVISION_TOOLS", Path.home() / ".cache" / "nevision-snippets"))
 DOCUSAURUS_HOME = TOOLS / "docusaurus"
 #: A click or a wait that takes longer than this is a tab that cannot be used.
-CLICK_TIMEOUT_MS = 5_000
+CLICK_TIMEOUT_MS = 15_000
 #: Loading the page and its script taking over, generous on a busy two-core machine.
 LOAD_TIMEOUT_MS = 60_000
 
