@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from generator.errors import SnippetsError
-from generator.languages import LANGUAGES, VARIANTS
+from generator.languages import LANGUAGES
 from generator.literals import Code, shell_literal
 from generator.schema import example_request, example_response, request_schema, response_schema
 
@@ -45,11 +45,6 @@ MKDOCS_EXTENSIONS: list[str | dict[str, dict[str, object]]] = [
 ]
 #: Docusaurus' default Prism bundle lacks these; without them the code shows uncoloured.
 DOCUSAURUS_PRISM_LANGUAGES = ["php", "csharp", "java", "ruby"]
-#: The file each format's page is written to, inside an output folder.
-OUTPUT_PATHS = {
-    "mkdocs": "docs/mkdocs/report-errors.md",
-    "docusaurus": "docs/docusaurus/report-errors.mdx",
-}
 #: Characters that mean something to Markdown (CommonMark, GFM) or MDX somewhere in a
 #: line: escapes, code, emphasis, links, HTML and JSX, expressions, tables,
 #: strikethrough, entities, headings, images, directives, math.
@@ -57,18 +52,6 @@ _ACTIVE = frozenset("\\`*_{}[]<>|~&$")
 #: Characters that start a block when they begin a line (lists, quotes, headings,
 #: setext underlines, ordered lists, code indentation).
 _BLOCK_START = frozenset("-+=>#*0123456789 \t")
-#: Names of the highlighter for each language's code block.
-HIGHLIGHT = {
-    "python": "python",
-    "php": "php",
-    "csharp": "csharp",
-    "java": "java",
-    "kotlin": "kotlin",
-    "node": "javascript",
-    "go": "go",
-    "ruby": "ruby",
-    "swift": "swift",
-}
 
 
 def _reference(char: str) -> str:
@@ -179,7 +162,7 @@ def _rows(schema: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
     rows = []
     required = set(schema.get("required", []))
     for name, prop in schema["properties"].items():
-        json_type = prop.get("type") or "string"  # the reply's error is a string constant
+        json_type = prop["type"]
         rows.append(
             {
                 "name": prefix + name,
@@ -215,7 +198,7 @@ def docs_page(
         {
             "name": language.name,
             "title": language.title,
-            "highlight": HIGHLIGHT[language.name],
+            "highlight": language.highlight,
             "needs": spec.languages[language.name],
             "variants": [
                 {
@@ -223,8 +206,7 @@ def docs_page(
                     "title": variant.capitalize(),
                     "code": generator.render(language.name, variant, site_id, api_key, endpoint),
                 }
-                for variant in VARIANTS
-                if variant in language.variants
+                for variant in language.variants
             ],
         }
         for language in LANGUAGES.values()

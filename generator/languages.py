@@ -121,6 +121,13 @@ class Language:
     package_separator: str = "."
     #: The formatter's line length, where a formatter lays out lines by their length.
     line_length: int | None = None
+    #: What Markdown code blocks (Pygments, Prism) call the language, where not ``name``.
+    highlight_name: str | None = None
+
+    @property
+    def highlight(self) -> str:
+        """The info string of a Markdown code block holding this language's code."""
+        return self.highlight_name or self.name
 
     def package(self, name: str | None) -> Code | None:
         """A validated package or namespace name, or None for the docs' default."""
@@ -241,6 +248,7 @@ LANGUAGES: dict[str, Language] = {
             literal=literals.javascript_literal,
             formatter=None,
             grammar=("tree_sitter_javascript", "language"),
+            highlight_name="javascript",
         ),
         Language(
             name="go",

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from generator import __version__
 from generator.docs import curl_command
-from generator.languages import LANGUAGES, VARIANTS
+from generator.languages import LANGUAGES
 from generator.schema import example_request, example_response, request_schema, response_schema
 
 if TYPE_CHECKING:
     from generator.render import Generator
 
-OUTPUT_PATH = "api/openapi.json"
 #: x-codeSamples' ``lang`` names the highlighter (Redoc, Mintlify, Bump.sh): a language's
 #: title where the two agree.
 SAMPLE_LANGUAGES = {"node": "JavaScript"}
@@ -41,17 +40,14 @@ def openapi_document(
     settings = make_settings(spec, site_id, api_key, endpoint)
     samples = [{"lang": "Shell", "label": "cURL", "source": curl_command(spec, settings)}]
     for language in LANGUAGES.values():
-        for variant in VARIANTS:
-            if variant in language.variants:
-                samples.append(
-                    {
-                        "lang": SAMPLE_LANGUAGES.get(language.name, language.title),
-                        "label": f"{language.title} {variant}",
-                        "source": generator.render(
-                            language.name, variant, site_id, api_key, endpoint
-                        ),
-                    }
-                )
+        for variant in language.variants:
+            samples.append(
+                {
+                    "lang": SAMPLE_LANGUAGES.get(language.name, language.title),
+                    "label": f"{language.title} {variant}",
+                    "source": generator.render(language.name, variant, site_id, api_key, endpoint),
+                }
+            )
     example = example_request(spec, settings.site_id)
     refused = {
         response.accepted_field: 0,

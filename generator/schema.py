@@ -113,6 +113,7 @@ def response_schema(spec: Spec, dialect: bool = True) -> dict[str, Any]:
                     "description": meanings.accepted,
                 },
                 response.error_field: {
+                    "type": "string",
                     "description": meanings.error,
                     "oneOf": [
                         {
