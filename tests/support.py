@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,6 +17,7 @@ import pytest
 from generator.languages import LANGUAGES
 from generator.paths import DEFAULT_SPEC
 from generator.render import Generator
+from generator.stub import Stub
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,3 +112,28 @@ def require_toolchain(tool: str, reason: str) -> NoReturn:
     if os.environ.get("REQUIRE_TOOLCHAINS") == "1":
         pytest.fail(f"REQUIRE_TOOLCHAINS=1 but {tool}: {reason}")
     pytest.skip(f"{tool}: {reason}")
+
+
+def post(
+    stub: Stub,
+    body: object,
+    key: str = "k1",
+    raw: bytes | None = None,
+    path: str | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, dict[str, Any]]:
+    """Send ``body`` (or ``raw`` bytes) to the stub as the spec says a client does: its
+    method, path (unless ``path``) and key header. Returns the status and the JSON reply."""
+    api = stub.spec.api
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        stub.base_url + (api.path if path is None else path),
+        data=data,
+        method=api.method,
+        headers={"Content-Type": content_type, api.api_key_header: key},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

@@ -16,15 +16,13 @@ from typing import Any
 
 import pytest
 
-from generator.languages import LANGUAGES
+from generator.languages import LANGUAGES, VARIANTS
 from generator.render import Generator, make_env
 from generator.stub import Site, Stub
 from generator.toolchains import TOOLCHAINS
 from generator.verify import API_KEY, SITE_ID, CheckFailed, Harness, running
 from tests.support import ROOT, run_python
 from tests.test_verify import require_toolchains
-
-VARIANTS = ["snippet", "reporter"]
 
 #: Imported by the Python script: a package with a class, a nested class and a local one.
 BILLING = """\

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from generator.languages import VARIANTS
 from generator.render import Generator
 from generator.stub import Faults, Site, Stub
 from tests.support import generator_for, run_python, spec_variant
 
-VARIANTS = ["snippet", "reporter"]
 SMALL_SPEC = (
     ("queue_size: 1000", "queue_size: 5"),
     ("flush_timeout_ms: 2000", "flush_timeout_ms: 1500"),

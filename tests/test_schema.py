@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from generator.schema import (
     response_schema,
 )
 from generator.stub import Site, Stub
-from tests.support import generator_for, spec_variant
+from tests.support import generator_for, post, spec_variant
 
 GOOD = {
     "type": "ValueError",
@@ -30,18 +28,6 @@ GOOD = {
     "fingerprint": "ValueError:/x",
     "timestamp": 1700000000000,
 }
-
-
-def post(stub: Stub, body: object, key: str = "k1") -> dict[str, Any]:
-    request = urllib.request.Request(
-        stub.base_url + stub.spec.api.path,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", stub.spec.api.api_key_header: key},
-        method=stub.spec.api.method,
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        reply: dict[str, Any] = json.loads(response.read())
-    return reply
 
 
 def test_schemas_are_valid_2020_12_and_the_example_passes(generator: Generator) -> None:
@@ -82,9 +68,9 @@ def test_bad_payloads_fail_the_schema_and_the_stub_refuses_them(
     assert errors, "the schema accepted a bad payload"
     assert any(list(error.absolute_path)[: len(where)] == where for error in errors)
     with Stub(generator.spec, {"s1": Site("k1")}) as stub:
-        reply = post(stub, body)
+        status, reply = post(stub, body)
         (received,) = stub.received
-    assert reply["accepted"] == 0
+    assert status == 200 and reply["accepted"] == 0
     assert received.problems
     Draft202012Validator(response_schema(generator.spec)).validate(reply)
 
@@ -92,7 +78,7 @@ def test_bad_payloads_fail_the_schema_and_the_stub_refuses_them(
 def test_one_bad_error_costs_only_itself(generator: Generator) -> None:
     body = {"siteId": "s1", "errors": [GOOD, {**GOOD, "timestamp": 1.5}, GOOD]}
     with Stub(generator.spec, {"s1": Site("k1")}) as stub:
-        assert post(stub, body) == {"accepted": 2}
+        assert post(stub, body) == (200, {"accepted": 2})
         assert stub.received[0].problems == [
             "errors[1].timestamp should be a JSON integer, got 1.5"
         ]
@@ -109,12 +95,12 @@ def test_every_reply_of_the_stub_follows_the_response_schema(generator: Generato
             post(stub, {"siteId": "small", "errors": [GOOD, GOOD]}, key="k3"),
         ]
     assert replies == [
-        {"accepted": 1},
-        {"accepted": 0, "error": "Invalid site"},
-        {"accepted": 0, "error": "Errors disabled"},
-        {"accepted": 1, "limitReached": True},
+        (200, {"accepted": 1}),
+        (200, {"accepted": 0, "error": "Invalid site"}),
+        (200, {"accepted": 0, "error": "Errors disabled"}),
+        (200, {"accepted": 1, "limitReached": True}),
     ]
-    for reply in replies:
+    for _, reply in replies:
         validator.validate(reply)
     with pytest.raises(Exception, match="is not valid"):
         validator.validate({"accepted": 0, "error": "Something else"})
@@ -134,9 +120,9 @@ def test_the_schema_follows_the_spec(tmp_path: Path) -> None:
     assert "additionalProperties" not in schema
     assert "route" in error_schema(spec)["properties"]
     with Stub(spec, {"s1": Site("k1")}) as stub:
-        assert post(stub, {"siteId": "s1", "errors": [GOOD] * 4}) == {"accepted": 0}
+        assert post(stub, {"siteId": "s1", "errors": [GOOD] * 4}) == (200, {"accepted": 0})
         extra = {**GOOD, "color": "red"}
-        assert post(stub, {"siteId": "s1", "errors": [extra] * 3, "x": 1}) == {"accepted": 3}
+        assert post(stub, {"siteId": "s1", "errors": [extra] * 3, "x": 1}) == (200, {"accepted": 3})
         assert stub.received[-1].problems == []
 
 
@@ -189,23 +175,29 @@ def test_the_stub_accepts_exactly_what_the_schema_accepts(
     outside_items = [e for e in whole.iter_errors(body) if len(e.absolute_path) < 2]
     expected = 0 if outside_items else sum(item.is_valid(error) for error in batch)
     shared_stub.reset({"s1": Site("k1")})
-    assert post(shared_stub, body) == {"accepted": expected}
+    assert post(shared_stub, body) == (200, {"accepted": expected})
 
 
 def test_integers_written_as_floats_are_taken_but_noted(generator: Generator) -> None:
     """JSON Schema counts 1.0 as an integer, so the error is stored; the stub still notes
     it, so that verify fails a reporter that writes integers so."""
     with Stub(generator.spec, {"s1": Site("k1")}) as stub:
-        assert post(stub, {"siteId": "s1", "errors": [{**GOOD, "lineno": 3.0}]}) == {"accepted": 1}
+        assert post(stub, {"siteId": "s1", "errors": [{**GOOD, "lineno": 3.0}]}) == (
+            200,
+            {"accepted": 1},
+        )
         assert stub.received[0].problems == ["errors[0].lineno is written 3.0: send a JSON integer"]
-        assert post(stub, {"siteId": "s1", "errors": [{**GOOD, "lineno": -1}]}) == {"accepted": 0}
+        assert post(stub, {"siteId": "s1", "errors": [{**GOOD, "lineno": -1}]}) == (
+            200,
+            {"accepted": 0},
+        )
 
 
 def test_problems_of_a_hostile_body_stay_bounded(generator: Generator) -> None:
     extra = {f"k{i}": i for i in range(5000)}
     body = {"siteId": "s1", "errors": [{**GOOD, **extra}] * 20, **extra}
     with Stub(generator.spec, {"s1": Site("k1")}) as stub:
-        assert post(stub, body) == {"accepted": 0}
+        assert post(stub, body) == (200, {"accepted": 0})
         problems = stub.received[0].problems
     assert len(problems) <= 101
     assert max(len(problem) for problem in problems) < 5000

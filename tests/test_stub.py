@@ -14,7 +14,7 @@ import pytest
 
 from generator.render import Generator
 from generator.stub import Faults, Site, Stub
-from tests.support import generator_for, spec_variant
+from tests.support import generator_for, post, spec_variant
 
 GOOD_ERROR = {
     "type": "ValueError",
@@ -37,28 +37,6 @@ def stub(generator: Generator, tmp_path: Path) -> Iterator[Stub]:
     }
     with Stub(generator.spec, sites, log_path=tmp_path / "log.jsonl") as running:
         yield running
-
-
-def post(
-    stub: Stub,
-    body: object,
-    key: str = "k1",
-    raw: bytes | None = None,
-    path: str = "/public/errors/ingest",
-    content_type: str = "application/json",
-) -> tuple[int, dict[str, Any]]:
-    data = raw if raw is not None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        stub.base_url + path,
-        data=data,
-        method="POST",
-        headers={"Content-Type": content_type, "x-nevision-api-key": key},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_valid_batch_is_accepted_and_logged(stub: Stub, tmp_path: Path) -> None:

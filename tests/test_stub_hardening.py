@@ -29,8 +29,8 @@ from generator.stub import (
     Site,
     Stub,
 )
-from tests.support import ROOT
-from tests.test_stub import GOOD_ERROR, post
+from tests.support import ROOT, post
+from tests.test_stub import GOOD_ERROR
 
 INGEST = "/public/errors/ingest"
 VALID = json.dumps({"siteId": "s1", "errors": [GOOD_ERROR]}).encode()
