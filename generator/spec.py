@@ -173,6 +173,7 @@ class Reporter:
     limit_reached_cooldown_ms: int
     max_message_length: int
     max_stack_length: int
+    max_route_length: int
 
 
 @dataclass(frozen=True)
@@ -530,6 +531,7 @@ def _reporter(m: _Mapping) -> Reporter:
         limit_reached_cooldown_ms=m["limit_reached_cooldown_ms"].integer(0, 86_400_000),
         max_message_length=m["max_message_length"].integer(16, 10_000_000),
         max_stack_length=m["max_stack_length"].integer(16, 10_000_000),
+        max_route_length=m["max_route_length"].integer(16, 10_000_000),
     )
 
 
