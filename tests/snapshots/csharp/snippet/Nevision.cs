@@ -46,6 +46,9 @@ public static class Nevision
     private const string ApiKey = "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>";
     private const int MaxBatch = 20;
     private const int QueueSize = 1000;
+    private const int MaxMessageLength = 4096;
+    private const int MaxStackLength = 32768;
+    private const int MaxRouteLength = 2048;
     private const long MaxRetryAfterMs = 60000;
     private const long RateLimitPauseMs = 500; // a 429 without Retry-After
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromMilliseconds(5000);
@@ -122,10 +125,11 @@ public static class Nevision
     {
         string exceptionType = ex.GetType().FullName ?? ex.GetType().Name;
         // Message and ToString() may be overridden, and the override may throw.
-        string message = Text(() => ex.Message) ?? exceptionType;
+        string message = Cap(Text(() => ex.Message) ?? exceptionType, MaxMessageLength);
         // ToString() rather than StackTrace: it also covers inner exceptions, and
         // StackTrace is null for an exception that was never thrown.
-        string stack = Text(() => ex.ToString()) ?? Text(() => ex.StackTrace) ?? "";
+        string stack = Cap(Text(() => ex.ToString()) ?? Text(() => ex.StackTrace) ?? "", MaxStackLength);
+        route = route is null ? null : Cap(route, MaxRouteLength);
         string fingerprint = exceptionType + ":" + (route ?? "");
         long timestampMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         string? filename = null;
@@ -169,6 +173,16 @@ public static class Nevision
             json.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
+    }
+
+    // text cut to max UTF-16 units, never between the halves of a surrogate pair.
+    private static string Cap(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+        return text.Substring(0, char.IsHighSurrogate(text[max - 1]) ? max - 1 : max);
     }
 
     private static string? Text(Func<string?> read)

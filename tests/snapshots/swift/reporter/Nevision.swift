@@ -71,6 +71,7 @@ public enum Nevision {
     private static let limitReachedPause: TimeInterval = 60.0
     private static let maxMessageLength = 4096
     private static let maxStackLength = 32768
+    private static let maxRouteLength = 2048
 
     // Shared with the callers; guarded by `state`.
     private static let state = NSCondition()
@@ -112,7 +113,8 @@ public enum Nevision {
         }
         // Swift errors carry no stack trace: the caller's stack is the only one there is.
         let pending = Pending(
-            error: error, route: route, file: file, line: line, stack: Thread.callStackSymbols,
+            error: error, route: String(route.prefix(maxRouteLength)), file: file, line: line,
+            stack: Thread.callStackSymbols,
             timestampMs: Int(Date().timeIntervalSince1970 * 1000))
         _ = exitHook
         state.lock()

@@ -12,7 +12,8 @@
 //     }
 //
 // Reports are sent in the background with URLSession, up to maxBatchSize per request,
-// each request bounded by timeout; reports made while a request is in flight go out
+// each request bounded by timeout; at most queueSize wait (more are dropped), message,
+// stack and route cut at 4096, 32768 and 2048 characters; reports made while a request is in flight go out
 // together in the next one. A program that exits right after reporting still delivers:
 // exit waits up to timeout for the request in flight. A report the endpoint does not
 // accept is written once to stderr.
@@ -28,6 +29,10 @@ public enum Nevision {
     private static let apiKey = "k\"e'y\\$x${x}\\(x)%s{$x}#{x}*/?>"
     private static let timeout: TimeInterval = 5.0
     private static let maxBatchSize = 20
+    private static let queueSize = 1000
+    private static let maxMessageLength = 4096
+    private static let maxStackLength = 32768
+    private static let maxRouteLength = 2048
 
     private static let lock = NSLock()
     private static var pending: [[String: Any]] = []
@@ -51,8 +56,9 @@ public enum Nevision {
     /// Never throws and never waits for the network, so it is safe in any `catch` block.
     public static func report(_ error: Error, route: String, file: String = #fileID, line: Int = #line) {
         let exceptionType = String(reflecting: type(of: error))
-        let message = String(describing: error)
-        let stack = Thread.callStackSymbols.joined(separator: "\n")
+        let message = String(String(describing: error).prefix(maxMessageLength))
+        let stack = String(Thread.callStackSymbols.joined(separator: "\n").prefix(maxStackLength))
+        let route = String(route.prefix(maxRouteLength))
         let fingerprint = exceptionType + ":" + route
         let timestampMs = Int(Date().timeIntervalSince1970 * 1000)
         let filename = file
@@ -71,6 +77,10 @@ public enum Nevision {
 
         _ = exitHook
         lock.lock()
+        guard pending.count < queueSize else {
+            lock.unlock()
+            return  // the queue is full: the newest report is dropped
+        }
         pending.append(entry)
         let startsSending = !isSending
         isSending = true
