@@ -122,6 +122,10 @@ class Received:
     #: ``time.monotonic()`` when the request arrived, and when its reply was sent.
     arrived: float = 0.0
     answered: float = 0.0
+    #: Whether the reply has gone out or the client hung up first; and whether the client
+    #: took all of it (not so for one that reads a bounded part of a huge reply and closes).
+    reply_done: bool = False
+    reply_taken: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -726,7 +730,8 @@ class Stub:
                 if faults.delay_s:
                     time.sleep(faults.delay_s)
                 extra = {k: v() if callable(v) else v for k, v in faults.headers.items()}
-                self._send(status, body, extra)
+                received.reply_taken = self._send(status, body, extra)
+                received.reply_done = True
 
             def _refuse(self, refused: _Refused, arrived: float) -> None:
                 """Answer an HTTP error, record it, and close the connection."""
@@ -745,7 +750,8 @@ class Stub:
                 body: bytes,
                 extra: dict[str, str] | None = None,
                 close: bool = False,
-            ) -> None:
+            ) -> bool:
+                """Send the answer; whether the client took all of it."""
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -758,6 +764,8 @@ class Stub:
                     self.wfile.write(body)
                 except OSError:
                     self.close_connection = True  # the client gave up (its timeout)
+                    return False
+                return True
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

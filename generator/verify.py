@@ -69,6 +69,7 @@ CASE_CHECKS = (
     "crash",
     "fork",
     "storm",
+    "huge reply",
     "redirect 302",
     "redirect 307",
     "429",
@@ -82,6 +83,9 @@ STORM_REPORTS = 2000
 STORM_HOLD_S = 1.0
 #: Threads the storm may add to what the process had before its first report.
 STORM_THREADS = 4
+#: The reply of a hostile endpoint in the huge reply case: far more than the socket
+#: buffers hold, so the stub can tell a reporter that read it whole.
+HUGE_REPLY_BYTES = 128 * 1024 * 1024
 #: Retry-After in the 429 cases: seconds, and an HTTP date this far ahead (whole seconds,
 #: so the pause is at least one second less); the slack allowed on the pause. The
 #: reporter's retry must still fit in its exit flush.
@@ -514,6 +518,24 @@ class Cases:
             f"peak RSS {run.peak_rss_kb // 1024} MiB, {run.peak_threads} OS threads"
         )
 
+    def huge_reply(self) -> str:
+        # Valid JSON that says the report was accepted, after 128 MiB of padding: a
+        # reporter reads a bounded part and hangs up; one that reads it whole fails.
+        body = b'{"pad": "' + b"x" * HUGE_REPLY_BYTES + b'", "accepted": 1}'
+        run, figures = self.run("one", Faults(body=body))
+        self.stub.wait_for(1, timeout=2)
+        self.messages()  # no request may have problems
+        deadline = time.monotonic() + 5  # the driver has ended: its sockets are closed
+        while not all(r.reply_done for r in self.stub.received) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        taken = [r for r in self.stub.received if r.reply_taken or not r.reply_done]
+        if taken:
+            raise CheckFailed(
+                f"the reporter read all of a {HUGE_REPLY_BYTES >> 20} MiB reply "
+                f"(peak RSS {run.peak_rss_kb // 1024} MiB)"
+            )
+        return f"{figures}, peak RSS {run.peak_rss_kb // 1024} MiB"
+
     # -- the network's rules -----------------------------------------------------
 
     def redirect(self, status: int) -> str:
@@ -593,6 +615,7 @@ def run_cases(report: Report, cases: Cases) -> None:
         "crash": cases.crash,
         "fork": cases.fork,
         "storm": cases.storm,
+        "huge reply": cases.huge_reply,
         "redirect 302": lambda: cases.redirect(302),
         "redirect 307": lambda: cases.redirect(307),
         "429": lambda: cases.too_many_requests(str(RETRY_AFTER_S), RETRY_AFTER_S),
