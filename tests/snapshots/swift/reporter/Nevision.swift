@@ -96,7 +96,8 @@ public enum Nevision {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout  // the whole request, connect included
-        return URLSession(configuration: configuration)
+        return URLSession(
+            configuration: configuration, delegate: RefuseRedirects(), delegateQueue: nil)
     }()
 
     /// Registered once, on first use: a normal exit waits for the queue, briefly.
@@ -359,5 +360,17 @@ public enum Nevision {
         let line: Int
         let stack: [String]
         let timestampMs: Int
+    }
+}
+
+/// Refuses every redirect: the API key goes to the endpoint and nowhere else, and the
+/// redirect's own response is what the request gets.
+private final class RefuseRedirects: NSObject, URLSessionTaskDelegate {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask,
+        willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }
