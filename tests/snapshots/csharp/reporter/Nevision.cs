@@ -69,6 +69,7 @@ public static class Nevision
     private const int MaxMessageLength = 4096;
     private const int MaxStackLength = 32768;
     private const int MaxRouteLength = 2048;
+    private const int MaxReply = 64 * 1024; // bytes of a reply read at most
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromMilliseconds(5000);
     private static readonly TimeSpan FlushTimeout = TimeSpan.FromMilliseconds(2000);
 
@@ -368,9 +369,14 @@ public static class Nevision
     }
 
     // Redirects are not followed: the API key goes to Endpoint only. The default system
-    // proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) applies.
+    // proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) applies. A reply longer than MaxReply
+    // fails the request instead of filling memory.
     private static HttpClient NewClient() =>
-        new(new HttpClientHandler { AllowAutoRedirect = false }) { Timeout = RequestTimeout };
+        new(new HttpClientHandler { AllowAutoRedirect = false })
+        {
+            Timeout = RequestTimeout,
+            MaxResponseContentBufferSize = MaxReply,
+        };
 
     // {"siteId": ..., "errors": [...]}, each error already JSON.
     private static byte[] Body(List<byte[]> batch)
@@ -566,7 +572,15 @@ public static class Nevision
                     return;
                 }
             }
-            Console.Error.WriteLine("nevision: " + line.ReplaceLineEndings(" "));
+            // One line, whatever the endpoint's reply holds: no line breaks, no terminal controls.
+            string oneLine = line.ReplaceLineEndings(" ");
+            Console.Error.WriteLine("nevision: " + string.Create(oneLine.Length, oneLine, (text, source) =>
+            {
+                for (int i = 0; i < source.Length; i++)
+                {
+                    text[i] = char.IsControl(source[i]) ? ' ' : source[i];
+                }
+            }));
         }
         catch (Exception)
         {
