@@ -64,6 +64,8 @@ BIG_BODY_BYTES = 256 * 1024
 MAX_BIG_BODIES = 4
 #: The longest ``Faults.delay_s`` (``stub --delay``).
 MAX_DELAY_S = 3600.0
+#: How often a trickled reply sends its next byte.
+TRICKLE_EVERY_S = 0.5
 #: After its last answer, a connection is drained for at most this long (and this many
 #: bytes) before it is closed, so that a client still sending reads the answer, not a reset.
 LINGER_S = 1.0
@@ -97,10 +99,15 @@ class Faults:
     headers: dict[str, str | Callable[[], str]] = field(default_factory=dict)
     #: Misbehave for the first this many ingest requests only; None for every request.
     first: int | None = None
+    #: Send the status and headers at once, then the body a byte every TRICKLE_EVERY_S for
+    #: this many seconds before the rest: a reply no per-read timeout ever ends.
+    trickle_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.delay_s) and 0 <= self.delay_s <= MAX_DELAY_S):
-            raise ValueError(f"delay must be 0 to {MAX_DELAY_S:g} seconds, not {self.delay_s!r}")
+        for name in ("delay_s", "trickle_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 <= value <= MAX_DELAY_S):
+                raise ValueError(f"{name} must be 0 to {MAX_DELAY_S:g} seconds, not {value!r}")
 
 
 @dataclass
@@ -730,7 +737,7 @@ class Stub:
                 if faults.delay_s:
                     time.sleep(faults.delay_s)
                 extra = {k: v() if callable(v) else v for k, v in faults.headers.items()}
-                received.reply_taken = self._send(status, body, extra)
+                received.reply_taken = self._send(status, body, extra, faults.trickle_s)
                 received.reply_done = True
 
             def _refuse(self, refused: _Refused, arrived: float) -> None:
@@ -749,18 +756,24 @@ class Stub:
                 status: int,
                 body: bytes,
                 extra: dict[str, str] | None = None,
+                trickle_s: float = 0.0,
                 close: bool = False,
             ) -> bool:
-                """Send the answer; whether the client took all of it."""
+                """Send the answer; whether the client took all of it. A trickled body
+                starts with spaces, one every TRICKLE_EVERY_S (JSON allows them)."""
+                spaces = math.ceil(trickle_s / TRICKLE_EVERY_S)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(spaces + len(body)))
                     for name, value in (extra or {}).items():
                         self.send_header(name, value)
                     if close:
                         self.send_header("Connection", "close")
                     self.end_headers()
+                    for _ in range(spaces):
+                        self.wfile.write(b" ")
+                        time.sleep(TRICKLE_EVERY_S)
                     self.wfile.write(body)
                 except OSError:
                     self.close_connection = True  # the client gave up (its timeout)

@@ -70,6 +70,7 @@ CASE_CHECKS = (
     "fork",
     "storm",
     "huge reply",
+    "trickle",
     "redirect 302",
     "redirect 307",
     "429",
@@ -86,6 +87,10 @@ STORM_THREADS = 4
 #: The reply of a hostile endpoint in the huge reply case: far more than the socket
 #: buffers hold, so the stub can tell a reporter that read it whole.
 HUGE_REPLY_BYTES = 128 * 1024 * 1024
+#: The trickle case: the first reply sends a byte every half second for this many request
+#: timeouts, and the driver's second report comes LATE_EXTRA_MS after one timeout.
+TRICKLE_TIMEOUTS = 3
+LATE_EXTRA_MS = 1500
 #: Retry-After in the 429 cases: seconds, and an HTTP date this far ahead (whole seconds,
 #: so the pause is at least one second less); the slack allowed on the pause. The
 #: reporter's retry must still fit in its exit flush.
@@ -213,6 +218,8 @@ class Harness:
             "variant": self.variant,
             "message": MESSAGE,
             "route": ROUTE,
+            # two-late: a request of the first report could have timed out by the second.
+            "late_gap_ms": self.spec.api.timeout_ms + LATE_EXTRA_MS,
             "generated": self.language.file_stem,
             "generated_file": self.language.filename,
         }
@@ -536,7 +543,19 @@ class Cases:
             )
         return f"{figures}, peak RSS {run.peak_rss_kb // 1024} MiB"
 
-    # -- the network's rules -----------------------------------------------------
+    def trickle(self) -> str:
+        # Headers at once, then a byte every half second: no per-read timeout ever fires.
+        # Only a bound on the whole request frees the sender for the second report.
+        trickle_s = TRICKLE_TIMEOUTS * self.harness.timeout_s
+        _run, figures = self.run("two-late", Faults(trickle_s=trickle_s, first=1))
+        self.stub.wait_for(2, timeout=2)
+        got = self.messages()
+        if not got["two-late-1"]:
+            raise CheckFailed(
+                f"the report made {LATE_EXTRA_MS / 1000:g} s after the request timeout never "
+                f"arrived: a reply trickled for {trickle_s:g} s held the sender"
+            )
+        return figures
 
     def redirect(self, status: int) -> str:
         elsewhere = Stub(self.spec, self.sites())
@@ -616,6 +635,7 @@ def run_cases(report: Report, cases: Cases) -> None:
         "fork": cases.fork,
         "storm": cases.storm,
         "huge reply": cases.huge_reply,
+        "trickle": cases.trickle,
         "redirect 302": lambda: cases.redirect(302),
         "redirect 307": lambda: cases.redirect(307),
         "429": lambda: cases.too_many_requests(str(RETRY_AFTER_S), RETRY_AFTER_S),
