@@ -3,7 +3,8 @@
 Each language's reporter is built once, with a test spec of small limits, beside
 its verify driver, and the driver's cases are run against the stub: settings from
 the environment first (and hostile ones ignored), the limitReached pause, the
-message and stack caps, and the bounded flush at exit.
+message, stack and route caps, and the bounded flush at exit. The snippet is built
+too, for the caps it shares.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ SMALL_SPEC = (
     ("limit_reached_cooldown_ms: 60000", "limit_reached_cooldown_ms: 1000"),
     ("max_message_length: 4096", "max_message_length: 16"),
     ("max_stack_length: 32768", "max_stack_length: 200"),
+    ("max_route_length: 2048", "max_route_length: 24"),
 )
 REPORTERS = [lang for lang in LANGUAGES.values() if "reporter" in lang.variants]
+SNIPPETS = [lang for lang in LANGUAGES.values() if "snippet" in lang.variants]
 #: Slack on a measured pause or exit (process start, scheduling).
 SLACK_S = 0.15
 
@@ -49,24 +52,32 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Generator:
     return generator_for(spec_variant(tmp_path_factory.mktemp("spec"), *SMALL_SPEC))
 
 
-@pytest.fixture(scope="module", params=REPORTERS, ids=[lang.name for lang in REPORTERS])
-def built(small: Generator, request: pytest.FixtureRequest) -> Iterator[Built]:
-    """The language's reporter and driver, built once, pointed at a stub that lives as long."""
-    language: Language = request.param
+def build(small: Generator, language: Language, variant: str) -> Iterator[Built]:
+    """The language's variant and driver, built once, pointed at a stub that lives as long."""
     stub = Stub(small.spec, {SITE_ID: Site(API_KEY)})
     with (
-        tempfile.TemporaryDirectory(prefix=f"nevision-reporter-{language.name}-") as folder,
+        tempfile.TemporaryDirectory(prefix=f"nevision-{variant}-{language.name}-") as folder,
         running(stub),
     ):
-        harness = Harness(small, language, "reporter", Path(folder))
+        harness = Harness(small, language, variant, Path(folder))
         harness.write_sources(stub)
         try:
-            build = harness.prepare()
+            built = harness.prepare()
         except Unavailable as exc:
             require_toolchains(language.name, str(exc))
             raise AssertionError("unreachable") from exc
-        harness.build(build.steps)
-        yield Built(Cases(harness, stub, build), stub, small)
+        harness.build(built.steps)
+        yield Built(Cases(harness, stub, built), stub, small)
+
+
+@pytest.fixture(scope="module", params=REPORTERS, ids=[lang.name for lang in REPORTERS])
+def built(small: Generator, request: pytest.FixtureRequest) -> Iterator[Built]:
+    yield from build(small, request.param, "reporter")
+
+
+@pytest.fixture(scope="module", params=SNIPPETS, ids=[lang.name for lang in SNIPPETS])
+def built_snippet(small: Generator, request: pytest.FixtureRequest) -> Iterator[Built]:
+    yield from build(small, request.param, "snippet")
 
 
 def test_settings_from_the_environment_come_first(built: Built) -> None:
@@ -117,14 +128,27 @@ def test_limit_reached_pauses_sending(built: Built) -> None:
     assert second.arrived - first.answered >= cooldown - SLACK_S
 
 
-def test_message_and_stack_are_capped(built: Built) -> None:
-    built.cases.run("long")
+def test_message_stack_and_route_are_capped(built: Built) -> None:
+    assert_capped(built)
+
+
+def test_the_snippet_caps_message_stack_and_route_alike(built_snippet: Built) -> None:
+    assert_capped(built_snippet)
+
+
+def assert_capped(built: Built) -> None:
+    built.cases.run("long")  # a 5,000-character message and route, from deep down
     built.stub.wait_for(1, timeout=3)
     (error,) = built.stub.errors()
-    reporter = built.generator.spec.reporter
+    spec = built.generator.spec
+    reporter = spec.reporter
     message, stack = error["message"], error.get("stack")
     assert message == "x" * reporter.max_message_length  # cut, not replaced
     assert isinstance(stack, str) and 0 < len(stack) <= reporter.max_stack_length
+    name = {field.source: field.name for field in spec.payload.error_fields}
+    route = "r" * reporter.max_route_length
+    assert error[name["route"]] == route
+    assert error[name["fingerprint"]].endswith(spec.fingerprint.separator + route)
 
 
 def test_the_exit_flush_is_bounded(built: Built) -> None:

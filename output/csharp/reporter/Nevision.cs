@@ -24,7 +24,8 @@
 // to the values written below; a value with control characters, a key that is not
 // printable ASCII or a URL that is not http(s) is ignored.
 //
-// ReportAsync takes what the report needs at the call (the route may be null), puts it on
+// ReportAsync takes what the report needs at the call (the route may be null; message,
+// stack and route cut at 4096, 32768 and 2048 chars), puts it on
 // a queue of 1000 and returns a completed task; when the queue is full the newest report
 // is dropped and counted (Dropped). One background worker, started on first use, sends
 // up to 20 reports per request over one reused HttpClient, each request bounded by 5000 ms.
@@ -67,6 +68,8 @@ public static class Nevision
     private const long LimitReachedPauseMs = 60000;
     private const int MaxMessageLength = 4096;
     private const int MaxStackLength = 32768;
+    private const int MaxRouteLength = 2048;
+    private const int MaxReply = 64 * 1024; // bytes of a reply read at most
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromMilliseconds(5000);
     private static readonly TimeSpan FlushTimeout = TimeSpan.FromMilliseconds(2000);
 
@@ -163,8 +166,10 @@ public static class Nevision
         string exceptionType = ex.GetType().FullName ?? ex.GetType().Name;
         // Message and ToString() may be overridden, and the override may throw.
         string message = Cap(Text(() => ex.Message) ?? exceptionType, MaxMessageLength);
-        // ToString() rather than StackTrace: it also covers inner exceptions.
+        // ToString() rather than StackTrace: it also covers inner exceptions, and
+        // StackTrace is null for an exception that was never thrown.
         string stack = Cap(Text(() => ex.ToString()) ?? Text(() => ex.StackTrace) ?? "", MaxStackLength);
+        route = route is null ? null : Cap(route, MaxRouteLength);
         string fingerprint = exceptionType + ":" + (route ?? "");
         long timestampMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         string? filename = null;
@@ -208,6 +213,16 @@ public static class Nevision
             json.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
+    }
+
+    // text cut to max UTF-16 units, never between the halves of a surrogate pair.
+    private static string Cap(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+        return text.Substring(0, char.IsHighSurrogate(text[max - 1]) ? max - 1 : max);
     }
 
     private static string? Text(Func<string?> read)
@@ -354,9 +369,14 @@ public static class Nevision
     }
 
     // Redirects are not followed: the API key goes to Endpoint only. The default system
-    // proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) applies.
+    // proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) applies. A reply longer than MaxReply
+    // fails the request instead of filling memory.
     private static HttpClient NewClient() =>
-        new(new HttpClientHandler { AllowAutoRedirect = false }) { Timeout = RequestTimeout };
+        new(new HttpClientHandler { AllowAutoRedirect = false })
+        {
+            Timeout = RequestTimeout,
+            MaxResponseContentBufferSize = MaxReply,
+        };
 
     // {"siteId": ..., "errors": [...]}, each error already JSON.
     private static byte[] Body(List<byte[]> batch)
@@ -541,15 +561,6 @@ public static class Nevision
     }
 
     // At most `max` UTF-16 code units, never cutting a surrogate pair in half.
-    private static string Cap(string text, int max)
-    {
-        if (text.Length <= max)
-        {
-            return text;
-        }
-        return text.Substring(0, char.IsHighSurrogate(text[max - 1]) ? max - 1 : max);
-    }
-
     private static void LogOnce(string kind, string line)
     {
         try
@@ -561,7 +572,15 @@ public static class Nevision
                     return;
                 }
             }
-            Console.Error.WriteLine("nevision: " + line.ReplaceLineEndings(" "));
+            // One line, whatever the endpoint's reply holds: no line breaks, no terminal controls.
+            string oneLine = line.ReplaceLineEndings(" ");
+            Console.Error.WriteLine("nevision: " + string.Create(oneLine.Length, oneLine, (text, source) =>
+            {
+                for (int i = 0; i < source.Length; i++)
+                {
+                    text[i] = char.IsControl(source[i]) ? ' ' : source[i];
+                }
+            }));
         }
         catch (Exception)
         {

@@ -46,6 +46,10 @@ public static class Nevision
     private const string ApiKey = "YOUR_API_KEY";
     private const int MaxBatch = 20;
     private const int QueueSize = 1000;
+    private const int MaxMessageLength = 4096;
+    private const int MaxStackLength = 32768;
+    private const int MaxRouteLength = 2048;
+    private const int MaxReply = 64 * 1024; // bytes of a reply read at most
     private const long MaxRetryAfterMs = 60000;
     private const long RateLimitPauseMs = 500; // a 429 without Retry-After
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromMilliseconds(5000);
@@ -122,10 +126,11 @@ public static class Nevision
     {
         string exceptionType = ex.GetType().FullName ?? ex.GetType().Name;
         // Message and ToString() may be overridden, and the override may throw.
-        string message = Text(() => ex.Message) ?? exceptionType;
+        string message = Cap(Text(() => ex.Message) ?? exceptionType, MaxMessageLength);
         // ToString() rather than StackTrace: it also covers inner exceptions, and
         // StackTrace is null for an exception that was never thrown.
-        string stack = Text(() => ex.ToString()) ?? Text(() => ex.StackTrace) ?? "";
+        string stack = Cap(Text(() => ex.ToString()) ?? Text(() => ex.StackTrace) ?? "", MaxStackLength);
+        route = route is null ? null : Cap(route, MaxRouteLength);
         string fingerprint = exceptionType + ":" + (route ?? "");
         long timestampMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         string? filename = null;
@@ -169,6 +174,16 @@ public static class Nevision
             json.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
+    }
+
+    // text cut to max UTF-16 units, never between the halves of a surrogate pair.
+    private static string Cap(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+        return text.Substring(0, char.IsHighSurrogate(text[max - 1]) ? max - 1 : max);
     }
 
     private static string? Text(Func<string?> read)
@@ -219,10 +234,12 @@ public static class Nevision
         try
         {
             // Redirects are not followed: the API key goes to Endpoint only. The
-            // default system proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) applies.
+            // default system proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) applies. A reply
+            // longer than MaxReply fails the request instead of filling memory.
             client ??= new HttpClient(new HttpClientHandler { AllowAutoRedirect = false })
             {
                 Timeout = RequestTimeout,
+                MaxResponseContentBufferSize = MaxReply,
             };
             using var request = new HttpRequestMessage(new HttpMethod("POST"), Endpoint)
             {
@@ -241,7 +258,7 @@ public static class Nevision
             int accepted = status == 200 ? Accepted(reply) : 0;
             if (accepted < batch.Count)
             {
-                LogOnce($"HTTP {status}", $"{batch.Count - accepted} of {batch.Count} error(s) not accepted: HTTP {status} {reply}");
+                LogOnce("reply", $"{batch.Count - accepted} of {batch.Count} error(s) not accepted: HTTP {status} {Shown(reply)}");
             }
         }
         catch (Exception failure) // timeout, network error, unreadable reply
@@ -340,7 +357,15 @@ public static class Nevision
                     return;
                 }
             }
-            Console.Error.WriteLine("nevision: " + line.ReplaceLineEndings(" "));
+            // One line, whatever the endpoint's reply holds: no line breaks, no terminal controls.
+            string oneLine = line.ReplaceLineEndings(" ");
+            Console.Error.WriteLine("nevision: " + string.Create(oneLine.Length, oneLine, (text, source) =>
+            {
+                for (int i = 0; i < source.Length; i++)
+                {
+                    text[i] = char.IsControl(source[i]) ? ' ' : source[i];
+                }
+            }));
         }
         catch (Exception)
         {

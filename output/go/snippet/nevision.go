@@ -56,6 +56,8 @@ const (
 	maxBatch         = 20
 	maxMessageLength = 4096
 	maxStackLength   = 32768
+	maxRouteLength   = 2048
+	logGrace         = 100 * time.Millisecond // how long a Flush out of time waits for its log line
 	maxFrames        = 100
 	queueSize        = 1000
 	// The longest Retry-After honoured, and the pause after a 429 that names none.
@@ -92,6 +94,11 @@ var (
 	pending int           // reports queued or being sent
 	idle    chan struct{} // closed when pending drops to 0
 	logged  = map[string]bool{}
+
+	logStart sync.Once
+	logLines = make(chan string, 32) // lines for writeLog, at most one per kind of failure
+	unlogged int                     // lines not yet written
+	logsDone chan struct{}           // closed when unlogged drops to 0
 )
 
 // Report queues err for nevision and returns at once. It never panics, even when
@@ -114,7 +121,7 @@ func Report(err error, route string) {
 		full()
 		return
 	}
-	r := &report{exceptionType: fmt.Sprintf("%T", err), route: route}
+	r := &report{exceptionType: fmt.Sprintf("%T", err), route: cut(route, maxRouteLength)}
 	r.message = cut(text(err, r.exceptionType), maxMessageLength)
 	r.timestampMs = time.Now().UnixMilli()
 	var pcs [maxFrames]uintptr
@@ -141,23 +148,27 @@ func full() {
 // Flush waits until every queued report is sent or dropped, at most timeout; false if
 // reports are still waiting then.
 func Flush(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
 	mu.Lock()
 	done := idle
 	left := pending
 	mu.Unlock()
 	if left == 0 {
+		logsWritten(deadline)
 		return true
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-done:
+		logsWritten(deadline)
 		return true
 	case <-timer.C:
 		mu.Lock()
 		left = pending
 		mu.Unlock()
 		logOnce("flush", fmt.Sprintf("%d error(s) not delivered before Flush returned, %d dropped earlier", left, dropped.Load()))
+		logsWritten(time.Now().Add(logGrace))
 		return false
 	}
 }
@@ -178,13 +189,13 @@ func text(err error, typ string) (s string) {
 
 // cut shortens s to at most n bytes without splitting a character.
 func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return strings.Clone(s) // a copy: the longer string s may be part of is not kept alive
 }
 
 func send() {
@@ -290,7 +301,7 @@ func deliver(batch []*report) {
 		pausedUntil = time.Now().Add(retryAfter(response.Header.Get("Retry-After")))
 	}
 	if response.StatusCode != 200 {
-		logOnce(response.Status, fmt.Sprintf("%d error(s) not accepted: HTTP %s", len(batch), response.Status))
+		logOnce("status", fmt.Sprintf("%d error(s) not accepted: HTTP %d", len(batch), response.StatusCode))
 		return
 	}
 	var reply map[string]interface{}
@@ -323,13 +334,50 @@ func retryAfter(value string) time.Duration {
 	return wait
 }
 
+// logOnce logs line the first time kind fails. Its own goroutine writes the lines, so a
+// log writer that reports (and so may log) never waits on the log package's lock it holds.
 func logOnce(kind, line string) {
 	mu.Lock()
-	seen := logged[kind]
+	if logged[kind] {
+		mu.Unlock()
+		return
+	}
 	logged[kind] = true
+	if unlogged == 0 {
+		logsDone = make(chan struct{})
+	}
+	unlogged++
 	mu.Unlock()
-	if !seen {
-		defer func() { _ = recover() }() // a failing log writer reaches neither caller nor sender
-		log.Print("nevision: " + line)
+	logStart.Do(func() { go writeLog() })
+	logLines <- "nevision: " + line // one line per kind, fewer kinds than room: never waits
+}
+
+func writeLog() {
+	for line := range logLines {
+		func() {
+			defer func() { _ = recover() }() // a failing log writer reaches neither caller nor sender
+			log.Print(line)
+		}()
+		mu.Lock()
+		if unlogged--; unlogged == 0 {
+			close(logsDone)
+		}
+		mu.Unlock()
+	}
+}
+
+// logsWritten waits until the lines logged so far are written, at most until deadline.
+func logsWritten(deadline time.Time) {
+	mu.Lock()
+	done, left := logsDone, unlogged
+	mu.Unlock()
+	if left == 0 {
+		return
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
 	}
 }

@@ -21,22 +21,24 @@
  * the values written below; a value with control characters (or an API key that is not printable
  * ASCII, or a base URL that is not an http(s) URL) is ignored.
  *
- * report takes the exception's type, message (cut at 4096 chars) and what its stack
- * needs (cut at 32768 chars) at the call, never the exception itself, and puts them on a
- * queue of 1000; when the queue is full the newest report is dropped and counted
- * (dropped()). One daemon thread, started on the first report, formats the
- * reports and sends them, up to 20 per request over one reused HttpClient (which
- * follows no redirects and takes proxies from the default ProxySelector, e.g. -Dhttp.proxyHost;
- * it is built again after a network failure), each request bounded by 5000 ms and its reply
- * read to at most 64 KB. HTTP 429, 5xx and network errors are tried 3 times
+ * report takes the exception's type, message (cut at 4096 chars), route (cut at 2048
+ * chars) and what its stack needs (cut at 32768 chars) at the call, never the exception
+ * itself, and puts them on a queue of 1000; when the queue is full the newest report is
+ * dropped and counted (dropped()). One daemon thread, started on the first report, formats the
+ * reports and sends them, up to 20 per request over one HttpClient kept for the life of
+ * the process (it follows no redirects and takes proxies from the default ProxySelector, e.g.
+ * -Dhttp.proxyHost; it is built again only if it closes), each request bounded by 5000 ms and its
+ * reply read to at most 64 KB. HTTP 429, 5xx and network errors are tried 3 times
  * with exponential backoff, then dropped; a 429's Retry-After (at most 60000 ms) and a
  * reply with limitReached pause all sending; "Invalid site" and "Errors disabled" stop
  * it for the life of the process. A shutdown hook waits at most 2000 ms at exit (main
- * returning, System.exit or an uncaught exception) for the queue to be sent. Each kind of failure
- * is written to System.err once; the reporter never reports its own failures.
+ * returning, System.exit or an uncaught exception) for the queue to be sent; a report made while
+ * the JVM exits (from another shutdown hook) waits for delivery itself, within the same 2000 ms.
+ * Each kind of failure is written to System.err once; the reporter never reports its own failures.
  */
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -83,6 +85,7 @@ public final class Nevision {
     private static final long LIMIT_REACHED_PAUSE_MS = 60000;
     private static final int MAX_MESSAGE_LENGTH = 4096;
     private static final int MAX_STACK_LENGTH = 32768;
+    private static final int MAX_ROUTE_LENGTH = 2048;
     /** The most of a reply that is read. */
     private static final int MAX_REPLY_BYTES = 65536;
     /** Throwables of one report (causes, suppressed) taken at most: a cause chain may be endless. */
@@ -138,9 +141,9 @@ public final class Nevision {
     /** The sender thread: set once it has started, cleared if it ever ends (the next report starts another). */
     private static volatile Thread worker;
     private static boolean exitHookAdded;
-    /** The worker's own HTTP client (built again after a network failure, see renewClient), and when. */
-    private static HttpClient client;
-    private static long clientBuiltAt;
+    /** Set once the JVM has begun to exit, and when (System.nanoTime()): waits at exit end FLUSH_TIMEOUT_MS after. */
+    private static volatile boolean exiting;
+    private static volatile long exitStarted;
     /** "Invalid site" or "Errors disabled": nothing more is sent. */
     private static volatile boolean stopped;
     /** System.nanoTime() before which nothing is sent (limitReached, 429); the worker's own. */
@@ -174,7 +177,9 @@ public final class Nevision {
     /**
      * Queues {@code t} for nevision. Never throws, never blocks and never waits
      * for the network, so it is safe in a catch block right before rethrowing.
-     * {@code route} may be null: the report then has no URL.
+     * {@code route} may be null: the report then has no URL. Only while the JVM
+     * exits (a report from a shutdown hook) does it wait for delivery, at most
+     * the flush timeout: nothing would wait otherwise.
      */
     public static void report(Throwable t, String route) {
         try {
@@ -211,6 +216,10 @@ public final class Nevision {
             }
             if (!queued) {
                 dropFull();
+            } else if (exiting && !awaitExit()) {
+                // from a shutdown hook, maybe after the exit flush was done: nothing else waits for it
+                logOnce("exit", UNFINISHED.get() + " error(s) not delivered before exit,"
+                        + " including reports made during it");
             }
         } catch (Throwable failure) { // never replace the caller's exception, even out of memory
             DROPPED.incrementAndGet();
@@ -279,8 +288,8 @@ public final class Nevision {
         }
         List<Part> parts = new ArrayList<>(1);
         parts(t, null, "", "", null, parts, new int[] {MAX_STACK_LENGTH});
-        return new Report(t.getClass().getName(), truncate(message, MAX_MESSAGE_LENGTH), parts, route,
-                System.currentTimeMillis());
+        return new Report(t.getClass().getName(), truncate(message, MAX_MESSAGE_LENGTH), parts,
+                route != null ? truncate(route, MAX_ROUTE_LENGTH) : null, System.currentTimeMillis());
     }
 
     /**
@@ -299,7 +308,7 @@ public final class Nevision {
             for (Throwable earlier : seen) {
                 if (earlier == t) {
                     String line = truncate(prefix.concat(caption).concat("[CIRCULAR REFERENCE: ")
-                            .concat(describe(t)).concat("]"), left[0]);
+                            .concat(describe(t, left[0])).concat("]"), left[0]);
                     left[0] -= line.length() + 1;
                     parts.add(new Part(prefix, line, NO_FRAMES, 0));
                     return;
@@ -314,7 +323,7 @@ public final class Nevision {
             frames = null;
         }
         frames = frames != null ? frames : NO_FRAMES;
-        String line = truncate(prefix.concat(caption).concat(describe(t)), left[0]);
+        String line = truncate(prefix.concat(caption).concat(describe(t, left[0])), left[0]);
         left[0] -= line.length() + 1;
         int unique = frames.length; // the rest it shares with the throwable it is printed inside
         if (enclosing != null) {
@@ -360,23 +369,48 @@ public final class Nevision {
 
     /** At least the chars {@code frame} takes printed ("\tat " + toString() + newline), cheaply. */
     private static int printedLength(StackTraceElement frame, String prefix) {
+        if (frame == null) { // an overridden getStackTrace may hand back nulls: printed "null"
+            return prefix.length() + 4 + 4 + 1;
+        }
         String file = frame.getFileName();
         return prefix.length() + 4 + frame.getClassName().length() + 1 + frame.getMethodName().length() + 2
                 + (file != null ? file.length() : 13) + 1;
     }
 
-    /** {@code t.toString()}, or the class name with the message when an override throws. */
-    private static String describe(Throwable t) {
+    /**
+     * {@code t.toString()} as printStackTrace prints it ("null" for a null one), at least the
+     * first {@code max} chars of it: a message longer than the whole stack's cap is cut before it
+     * is copied when the class keeps Throwable's own toString. The class name with the message
+     * when an override throws.
+     */
+    private static String describe(Throwable t, int max) {
+        String message;
         try {
-            return String.valueOf(t);
+            message = t.getMessage();
+        } catch (Throwable overrideThrew) {
+            message = null;
+        }
+        try {
+            if (message != null && message.length() > MAX_STACK_LENGTH && plainToString(t.getClass())) {
+                return t.getClass().getName().concat(": ").concat(truncate(message, max));
+            }
+            String text = String.valueOf(t);
+            return text != null ? text : "null";
         } catch (Throwable overrideThrew) {
             try {
-                String message = t.getLocalizedMessage();
-                return message != null ? t.getClass().getName().concat(": ").concat(message) : t.getClass().getName();
+                message = t.getLocalizedMessage();
+                return message != null ? t.getClass().getName().concat(": ").concat(truncate(message, max))
+                        : t.getClass().getName();
             } catch (Throwable alsoThrew) {
                 return t.getClass().getName();
             }
         }
+    }
+
+    /** Whether {@code type} keeps Throwable's toString and getLocalizedMessage: "class: message". */
+    private static boolean plainToString(Class<?> type) throws NoSuchMethodException {
+        return type.getMethod("toString").getDeclaringClass() == Throwable.class
+                && type.getMethod("getLocalizedMessage").getDeclaringClass() == Throwable.class;
     }
 
     /** Starts the worker and the exit hook; false if the thread could not start. */
@@ -408,22 +442,45 @@ public final class Nevision {
                             flushAtExit();
                         }
                     });
-                } catch (IllegalStateException | SecurityException notNow) {
-                    // the JVM is already exiting: the report goes out only if there is time
+                } catch (IllegalStateException alreadyExiting) { // a first report from a shutdown hook
+                    beginExit();
+                } catch (SecurityException notAllowed) {
+                    // no flush at exit: reports go out while the JVM runs
                 }
             }
             return true;
         }
     }
 
+    /** Notes that the JVM has begun to exit, once: the time every wait at exit counts from. */
+    private static void beginExit() {
+        synchronized (LOCK) {
+            if (!exiting) {
+                exitStarted = System.nanoTime();
+                exiting = true;
+            }
+        }
+    }
+
     private static void flushAtExit() {
         try {
-            if (!flush(Duration.ofMillis(FLUSH_TIMEOUT_MS))) {
+            beginExit();
+            if (!awaitExit()) {
                 logOnce("exit", UNFINISHED.get() + " error(s) not delivered before exit");
             }
         } catch (Throwable outOfMemory) {
             // the JVM is exiting: nothing more to do
         }
+    }
+
+    /**
+     * Flushes until FLUSH_TIMEOUT_MS after the exit began; false if reports were still waiting.
+     * (A report is counted before it is queued and the exit noted before the count is read, so a
+     * report racing the exit hook is waited for by one or the other.)
+     */
+    private static boolean awaitExit() {
+        long left = exitStarted + TimeUnit.MILLISECONDS.toNanos(FLUSH_TIMEOUT_MS) - System.nanoTime();
+        return flush(Duration.ofNanos(left));
     }
 
     /** Marks {@code count} reports as sent or dropped, and wakes flush when none are left. */
@@ -484,8 +541,9 @@ public final class Nevision {
         }
         String body = "{" + json("siteId") + ":" + json(Sender.SITE_ID) + ","
                 + json("errors") + ":[" + String.join(",", errors) + "]}";
+        Duration timeout = Duration.ofMillis(TIMEOUT_MS);
         HttpRequest request = HttpRequest.newBuilder(Sender.ENDPOINT)
-                .timeout(Duration.ofMillis(TIMEOUT_MS))
+                .timeout(timeout)
                 .header("Content-Type", "application/json")
                 .header("x-nevision-api-key", Sender.API_KEY)
                 .method("POST", HttpRequest.BodyPublishers.ofString(body))
@@ -504,22 +562,20 @@ public final class Nevision {
                 return 0;
             }
             serverPaused = false;
-            if (client == null) {
-                client = newClient(Duration.ofMillis(TIMEOUT_MS));
-                clientBuiltAt = System.nanoTime();
-            }
             // The request's own timeout ends once the headers arrive; get() bounds the body too.
-            CompletableFuture<HttpResponse<String>> call = client.sendAsync(request, info -> new ReplyBody());
+            ReplyBody reply = new ReplyBody();
+            CompletableFuture<HttpResponse<String>> call = client(timeout).sendAsync(request, info -> reply);
             HttpResponse<String> response;
             try {
                 response = call.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             } catch (ExecutionException failure) {
-                renewClient();
+                dropIfClosed(failure);
                 problem = "network error: " + failure.getCause();
                 continue;
             } catch (TimeoutException | InterruptedException failure) {
                 call.cancel(true);
-                renewClient();
+                reply.abandon();
+                dropIfClosed(failure);
                 problem = "network error: timed out";
                 continue;
             }
@@ -545,16 +601,6 @@ public final class Nevision {
         logOnce(problem.split(":")[0],
                 errors.size() + " error(s) dropped after " + RETRY_ATTEMPTS + " tries: " + problem);
         return 0;
-    }
-
-    /**
-     * After a network error or timeout: the client may be what failed (its selector thread dies
-     * when the heap is full), so the next try builds another; at most one per timeout.
-     */
-    private static void renewClient() {
-        if (System.nanoTime() - clientBuiltAt > TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS)) {
-            client = null;
-        }
     }
 
     /** The exponential backoff before try {@code attempt} (2, 3, ...), with jitter. */
@@ -665,28 +711,95 @@ public final class Nevision {
     }
 
     /**
-     * An HTTP client: connect timeout, no redirects (the API key goes only to the
-     * configured endpoint), proxies from the default ProxySelector (-Dhttp.proxyHost etc.),
-     * and one daemon thread for its callbacks (its default pool grows a thread per request in
-     * flight) beside its own selector thread.
+     * The sender's one HTTP client, kept for the life of the process (it recovers from refused,
+     * reset and timed-out requests by itself), the executor of its callbacks, and its selector
+     * thread (null if not found).
      */
-    private static HttpClient newClient(Duration timeout) {
-        ThreadPoolExecutor callbacks = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+    private static HttpClient client;
+    private static ThreadPoolExecutor callbacks;
+    private static Thread selector;
+
+    /**
+     * The sender's HTTP client, built on first use and after the last one closed (see dropIfClosed):
+     * connect timeout, no redirects (the API key goes only to the configured endpoint), proxies
+     * from the default ProxySelector (-Dhttp.proxyHost etc.), and one daemon thread for its
+     * callbacks (its default pool grows a thread per request in flight) beside its own selector
+     * thread.
+     */
+    private static HttpClient client(Duration timeout) {
+        if (client != null && selector != null && !selector.isAlive()) {
+            dropClosed(); // its selector thread ended (the heap was full?): its requests would hang
+        }
+        if (client != null) {
+            return client;
+        }
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 runnable -> {
                     Thread thread = new Thread(runnable, "nevision-http");
                     thread.setDaemon(true);
                     return thread;
                 });
-        callbacks.allowCoreThreadTimeOut(true);
+        executor.allowCoreThreadTimeOut(true);
         HttpClient.Builder builder = HttpClient.newBuilder()
                 .connectTimeout(timeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
-                .executor(callbacks);
+                .executor(executor);
         ProxySelector proxies = ProxySelector.getDefault();
         if (proxies != null) {
             builder.proxy(proxies);
         }
-        return builder.build();
+        client = builder.build();
+        callbacks = executor;
+        selector = selectorOf(client);
+        return client;
+    }
+
+    /**
+     * The selector thread {@code built} just started, which the JDK names after the id that ends
+     * the client's toString ("HttpClient-7-SelectorManager"); null if it is not found.
+     */
+    private static Thread selectorOf(HttpClient built) {
+        try {
+            String id = built.toString();
+            id = id.substring(id.lastIndexOf('(') + 1, id.length() - 1);
+            String name = "HttpClient-" + id + "-SelectorManager";
+            Thread[] threads = new Thread[Thread.activeCount() + 8];
+            int count = Thread.currentThread().getThreadGroup().enumerate(threads);
+            for (int i = 0; i < count; i++) {
+                if (name.equals(threads[i].getName())) {
+                    return threads[i];
+                }
+            }
+        } catch (RuntimeException unexpected) { // another JDK's names: only the failure can tell
+            // not found
+        }
+        return null;
+    }
+
+    /**
+     * After a failed request: when the client itself has closed (its selector thread ended, as
+     * it may when the heap is full; until Java 17 its requests then just time out), drops it, so
+     * that the next request builds another. Any other failure leaves the client alone: a client
+     * dropped while still open keeps its selector thread and descriptors until a garbage
+     * collection happens to reclaim it, and Java 11 has no way to close it, so one built per
+     * failure would pile them up all through an outage.
+     */
+    private static void dropIfClosed(Throwable failure) {
+        boolean closed = selector != null && !selector.isAlive();
+        Throwable cause = failure;
+        for (int depth = 0; !closed && cause != null && depth < 8; depth++, cause = cause.getCause()) {
+            closed = cause instanceof IOException && "selector manager closed".equals(cause.getMessage());
+        }
+        if (closed) {
+            dropClosed();
+        }
+    }
+
+    /** Drops a closed client (nothing of it is left running but its callback thread, shut down here). */
+    private static void dropClosed() {
+        client = null;
+        selector = null;
+        callbacks.shutdownNow();
     }
 
     /**
@@ -698,6 +811,18 @@ public final class Nevision {
         private final CompletableFuture<String> text = new CompletableFuture<>();
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         private Flow.Subscription subscription;
+        private boolean abandoned;
+
+        /**
+         * Stops reading once the sender has given up waiting: Java 11 to 15 go on reading a
+         * cancelled request's reply, and its connection stays open as long.
+         */
+        synchronized void abandon() {
+            abandoned = true;
+            if (subscription != null) {
+                subscription.cancel();
+            }
+        }
 
         @Override
         public CompletionStage<String> getBody() {
@@ -705,19 +830,23 @@ public final class Nevision {
         }
 
         @Override
-        public void onSubscribe(Flow.Subscription given) {
+        public synchronized void onSubscribe(Flow.Subscription given) {
             subscription = given;
-            given.request(1);
+            if (abandoned) {
+                given.cancel();
+            } else {
+                given.request(1);
+            }
         }
 
         @Override
-        public void onNext(List<ByteBuffer> buffers) {
+        public synchronized void onNext(List<ByteBuffer> buffers) {
             for (ByteBuffer buffer : buffers) {
                 byte[] chunk = new byte[Math.min(buffer.remaining(), MAX_REPLY_BYTES - bytes.size())];
                 buffer.get(chunk);
                 bytes.write(chunk, 0, chunk.length);
             }
-            if (bytes.size() < MAX_REPLY_BYTES) {
+            if (bytes.size() < MAX_REPLY_BYTES && !abandoned) {
                 subscription.request(1);
             } else {
                 subscription.cancel();

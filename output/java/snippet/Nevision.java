@@ -14,17 +14,21 @@
  *     }
  *
  * The report's text is taken at the call (the message cut at 4096 chars, the stack at
- * 32768) and queued (at most 1000; when full, new reports are dropped). One
- * background thread sends the queue, up to 20 per request, each request bounded by a 5.0 s
- * timeout; it follows no redirects and takes proxies from the default ProxySelector
+ * 32768, where printing it stops, the route at 2048) and queued (at most 1000; when
+ * full, new reports are dropped). One background thread sends the queue, up to 20 per request,
+ * each request bounded by a 5.0 s timeout, over one HTTP client kept for the life of the process;
+ * it follows no redirects and takes proxies from the default ProxySelector
  * (-Dhttp.proxyHost etc.). At exit (main returning, System.exit or an uncaught exception) a
- * shutdown hook waits 5.0 s at most for the queue to be sent. HTTP 429 drops its request and
- * pauses sending for its Retry-After. Each kind of failure is written once to System.err.
+ * shutdown hook waits 5.0 s at most for the queue to be sent; a report made while the JVM
+ * exits (from another shutdown hook) waits for delivery itself, within the same 5.0 s. HTTP 429
+ * drops its request and pauses sending for its Retry-After. Each kind of failure is written once
+ * to System.err.
  */
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.StringWriter;
+import java.io.Writer;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -66,6 +70,7 @@ public final class Nevision {
     private static final long RETRY_PAUSE_MS = 500;
     private static final int MAX_MESSAGE_LENGTH = 4096;
     private static final int MAX_STACK_LENGTH = 32768;
+    private static final int MAX_ROUTE_LENGTH = 2048;
     /** The most of a reply that is read. */
     private static final int MAX_REPLY_BYTES = 65536;
 
@@ -78,9 +83,9 @@ public final class Nevision {
     /** The sender thread: set once it has started, cleared if it ever ends (the next report starts another). */
     private static volatile Thread sender;
     private static boolean exitHookAdded;
-    /** The sender's own HTTP client, built again after a request failed on the network, and when it was built. */
-    private static HttpClient client;
-    private static long clientBuiltAt;
+    /** Set once the JVM has begun to exit, and when (System.nanoTime()): waits at exit end TIMEOUT after. */
+    private static volatile boolean exiting;
+    private static volatile long exitStarted;
     /** System.nanoTime() before which nothing is sent (HTTP 429); the sender's own. */
     private static long resumeAt = System.nanoTime();
 
@@ -97,6 +102,8 @@ public final class Nevision {
      * Queues {@code t} for nevision and sends it in the background.
      * Never throws and never waits for the network, so it is safe in a
      * catch block right before rethrowing. {@code route} may be null.
+     * Only while the JVM exits (a report from a shutdown hook) does it wait
+     * for delivery, at most the request timeout: nothing would wait otherwise.
      */
     public static void report(Throwable t, String route) {
         try {
@@ -117,17 +124,23 @@ public final class Nevision {
             frames = frames != null ? frames : new StackTraceElement[0];
             StackTraceElement top = frames.length > 0 ? frames[0] : null;
             String exceptionType = t.getClass().getName();
+            String whole = null;
             String message;
             try {
-                message = truncate(Objects.toString(t.getMessage(), ""), MAX_MESSAGE_LENGTH);
+                whole = t.getMessage();
+                message = truncate(Objects.toString(whole, ""), MAX_MESSAGE_LENGTH);
             } catch (Throwable overrideThrew) {
                 message = "<unprintable>";
             }
             String stack;
             try {
-                StringWriter trace = new StringWriter();
-                t.printStackTrace(new PrintWriter(trace));
-                stack = truncate(trace.toString(), MAX_STACK_LENGTH);
+                Trace trace = new Trace(new Capped(), t, shortHeading(t, whole));
+                try {
+                    t.printStackTrace(trace);
+                } catch (Capped.Full enough) {
+                    // the stack is cut here anyway: the rest of the trace is never formatted
+                }
+                stack = truncate(trace.text(), MAX_STACK_LENGTH);
             } catch (Throwable overrideThrew) { // a toString or getCause that throws: the frames alone
                 StringBuilder trace = new StringBuilder(exceptionType).append(System.lineSeparator());
                 for (int i = 0; i < frames.length && trace.length() < MAX_STACK_LENGTH; i++) {
@@ -135,6 +148,8 @@ public final class Nevision {
                 }
                 stack = truncate(trace.toString(), MAX_STACK_LENGTH);
             }
+            // the url and the fingerprint hold the route cut
+            route = route != null ? truncate(route, MAX_ROUTE_LENGTH) : null;
             String fingerprint = String.join(":", Objects.toString(exceptionType, ""), Objects.toString(route, ""));
             long timestampMs = System.currentTimeMillis();
             String filename = top != null ? top.getFileName() : null;
@@ -165,6 +180,10 @@ public final class Nevision {
             }
             if (!queued) {
                 drop("full", "the queue is full");
+            } else if (exiting && Thread.currentThread() != sender && !awaitSent()) {
+                // from a shutdown hook, maybe after the exit hook was done: nothing else waits for it
+                logOnce("exit", UNSENT.get() + " error(s) not delivered before exit,"
+                        + " including reports made during it");
             }
         } catch (Throwable failure) { // never replace the caller's exception, even out of memory
             drop("report", failure);
@@ -198,29 +217,51 @@ public final class Nevision {
         if (!exitHookAdded) {
             exitHookAdded = true;
             try {
-                Runtime.getRuntime().addShutdownHook(new Thread(Nevision::awaitSent, "nevision-exit"));
-            } catch (IllegalStateException alreadyExiting) {
-                // the JVM is exiting: the report goes out only if there is time
+                Runtime.getRuntime().addShutdownHook(new Thread(Nevision::atExit, "nevision-exit"));
+            } catch (IllegalStateException alreadyExiting) { // a first report from a shutdown hook
+                beginExit();
             }
         }
         return true;
     }
 
-    /** At exit: waits for the queue to be sent, at most the request timeout. */
-    private static void awaitSent() {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    /** Notes that the JVM has begun to exit, once: the time every wait at exit counts from. */
+    private static synchronized void beginExit() {
+        if (!exiting) {
+            exitStarted = System.nanoTime();
+            exiting = true;
+        }
+    }
+
+    /** The exit hook: waits for the queue to be sent, at most the request timeout. */
+    private static void atExit() {
         try {
-            while (UNSENT.get() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
-            if (UNSENT.get() > 0) {
+            beginExit();
+            if (!awaitSent()) {
                 long dropped = DROPPED.get();
                 logOnce("exit", UNSENT.get() + " error(s) not delivered before exit"
                         + (dropped > 0 ? ", " + dropped + " dropped earlier" : ""));
             }
-        } catch (Throwable interruptedOrOutOfMemory) {
+        } catch (Throwable outOfMemory) {
             // the JVM is exiting: nothing more to do
         }
+    }
+
+    /**
+     * Waits until nothing is queued or being sent, at most until TIMEOUT after the exit began;
+     * false if errors were still waiting. (The queue is counted after it is added to and the exit
+     * noted before it is read, so a report racing the exit hook is waited for by one or the other.)
+     */
+    private static boolean awaitSent() {
+        long deadline = exitStarted + TIMEOUT.toNanos();
+        try {
+            while (UNSENT.get() > 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt(); // stop waiting, and leave the flag to its owner
+        }
+        return UNSENT.get() == 0;
     }
 
     private static void sendForever() {
@@ -270,20 +311,16 @@ public final class Nevision {
                 .header("x-nevision-api-key", API_KEY)
                 .method("POST", HttpRequest.BodyPublishers.ofString(body))
                 .build();
-        if (client == null) {
-            client = newClient(TIMEOUT);
-            clientBuiltAt = System.nanoTime();
-        }
         // The request's own timeout ends once the headers arrive; get() bounds the body too.
-        CompletableFuture<HttpResponse<String>> call = client.sendAsync(request, info -> new ReplyBody());
+        ReplyBody reply = new ReplyBody();
+        CompletableFuture<HttpResponse<String>> call = client(TIMEOUT).sendAsync(request, info -> reply);
         HttpResponse<String> response;
         try {
             response = call.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException failure) {
             call.cancel(true);
-            if (System.nanoTime() - clientBuiltAt > TIMEOUT.toNanos()) {
-                client = null; // it may be what failed (its selector thread dies when the heap is full)
-            }
+            reply.abandon();
+            dropIfClosed(failure);
             logOnce("network", batch.size() + " error(s) not delivered: "
                     + (failure instanceof TimeoutException ? "timed out" : failure.getCause()));
             return;
@@ -328,6 +365,98 @@ public final class Nevision {
         return text.substring(0, max > 0 && Character.isHighSurrogate(text.charAt(max - 1)) ? max - 1 : max);
     }
 
+    /**
+     * The first line printStackTrace would write for {@code t} ("class: message") with the message
+     * cut to the stack's cap, so that a huge message is never copied whole; null (printStackTrace
+     * writes it) for a message within the cap, or when the class has its own toString or
+     * getLocalizedMessage.
+     */
+    private static String shortHeading(Throwable t, String message) {
+        if (message == null || message.length() <= MAX_STACK_LENGTH) {
+            return null;
+        }
+        try {
+            if (t.getClass().getMethod("toString").getDeclaringClass() != Throwable.class
+                    || t.getClass().getMethod("getLocalizedMessage").getDeclaringClass() != Throwable.class) {
+                return null;
+            }
+        } catch (NoSuchMethodException | SecurityException unknown) {
+            return null;
+        }
+        return t.getClass().getName() + ": " + truncate(message, MAX_STACK_LENGTH);
+    }
+
+    /** What printStackTrace prints, with the top throwable's first line as given (when not null). */
+    private static final class Trace extends PrintWriter {
+        private final Capped capped;
+        private final Throwable top;
+        private final String heading;
+
+        Trace(Capped capped, Throwable top, String heading) {
+            super(capped);
+            this.capped = capped;
+            this.top = top;
+            this.heading = heading;
+        }
+
+        @Override
+        public void println(Object line) {
+            if (line == top && heading != null) {
+                super.println(heading);
+            } else {
+                super.println(line);
+            }
+        }
+
+        String text() {
+            return capped.text.toString();
+        }
+    }
+
+    /**
+     * Keeps the first MAX_STACK_LENGTH chars written to it, then throws Full: that ends
+     * printStackTrace there, so a trace of any length (thousands of frames, suppressed exceptions
+     * or causes) costs no more than its cut.
+     */
+    private static final class Capped extends Writer {
+        final StringBuilder text = new StringBuilder();
+
+        /** Not an IOException, which PrintWriter would swallow and go on printing. */
+        static final class Full extends RuntimeException {
+            private static final long serialVersionUID = 1L;
+
+            Full() {
+                super(null, null, false, false);
+            }
+        }
+
+        @Override
+        public void write(char[] chars, int offset, int length) {
+            int room = MAX_STACK_LENGTH - text.length();
+            text.append(chars, offset, Math.min(length, room));
+            if (length >= room) {
+                throw new Full();
+            }
+        }
+
+        @Override
+        public void write(String chars, int offset, int length) {
+            int room = MAX_STACK_LENGTH - text.length();
+            text.append(chars, offset, offset + Math.min(length, room));
+            if (length >= room) {
+                throw new Full();
+            }
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
     /** Appends {@code "name":value} to a JSON object; an unknown (null) value is left out. */
     private static void member(StringBuilder object, String name, Object value) {
         if (value == null) {
@@ -363,28 +492,95 @@ public final class Nevision {
     }
 
     /**
-     * An HTTP client: connect timeout, no redirects (the API key goes only to the
-     * configured endpoint), proxies from the default ProxySelector (-Dhttp.proxyHost etc.),
-     * and one daemon thread for its callbacks (its default pool grows a thread per request in
-     * flight) beside its own selector thread.
+     * The sender's one HTTP client, kept for the life of the process (it recovers from refused,
+     * reset and timed-out requests by itself), the executor of its callbacks, and its selector
+     * thread (null if not found).
      */
-    private static HttpClient newClient(Duration timeout) {
-        ThreadPoolExecutor callbacks = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+    private static HttpClient client;
+    private static ThreadPoolExecutor callbacks;
+    private static Thread selector;
+
+    /**
+     * The sender's HTTP client, built on first use and after the last one closed (see dropIfClosed):
+     * connect timeout, no redirects (the API key goes only to the configured endpoint), proxies
+     * from the default ProxySelector (-Dhttp.proxyHost etc.), and one daemon thread for its
+     * callbacks (its default pool grows a thread per request in flight) beside its own selector
+     * thread.
+     */
+    private static HttpClient client(Duration timeout) {
+        if (client != null && selector != null && !selector.isAlive()) {
+            dropClosed(); // its selector thread ended (the heap was full?): its requests would hang
+        }
+        if (client != null) {
+            return client;
+        }
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 runnable -> {
                     Thread thread = new Thread(runnable, "nevision-http");
                     thread.setDaemon(true);
                     return thread;
                 });
-        callbacks.allowCoreThreadTimeOut(true);
+        executor.allowCoreThreadTimeOut(true);
         HttpClient.Builder builder = HttpClient.newBuilder()
                 .connectTimeout(timeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
-                .executor(callbacks);
+                .executor(executor);
         ProxySelector proxies = ProxySelector.getDefault();
         if (proxies != null) {
             builder.proxy(proxies);
         }
-        return builder.build();
+        client = builder.build();
+        callbacks = executor;
+        selector = selectorOf(client);
+        return client;
+    }
+
+    /**
+     * The selector thread {@code built} just started, which the JDK names after the id that ends
+     * the client's toString ("HttpClient-7-SelectorManager"); null if it is not found.
+     */
+    private static Thread selectorOf(HttpClient built) {
+        try {
+            String id = built.toString();
+            id = id.substring(id.lastIndexOf('(') + 1, id.length() - 1);
+            String name = "HttpClient-" + id + "-SelectorManager";
+            Thread[] threads = new Thread[Thread.activeCount() + 8];
+            int count = Thread.currentThread().getThreadGroup().enumerate(threads);
+            for (int i = 0; i < count; i++) {
+                if (name.equals(threads[i].getName())) {
+                    return threads[i];
+                }
+            }
+        } catch (RuntimeException unexpected) { // another JDK's names: only the failure can tell
+            // not found
+        }
+        return null;
+    }
+
+    /**
+     * After a failed request: when the client itself has closed (its selector thread ended, as
+     * it may when the heap is full; until Java 17 its requests then just time out), drops it, so
+     * that the next request builds another. Any other failure leaves the client alone: a client
+     * dropped while still open keeps its selector thread and descriptors until a garbage
+     * collection happens to reclaim it, and Java 11 has no way to close it, so one built per
+     * failure would pile them up all through an outage.
+     */
+    private static void dropIfClosed(Throwable failure) {
+        boolean closed = selector != null && !selector.isAlive();
+        Throwable cause = failure;
+        for (int depth = 0; !closed && cause != null && depth < 8; depth++, cause = cause.getCause()) {
+            closed = cause instanceof IOException && "selector manager closed".equals(cause.getMessage());
+        }
+        if (closed) {
+            dropClosed();
+        }
+    }
+
+    /** Drops a closed client (nothing of it is left running but its callback thread, shut down here). */
+    private static void dropClosed() {
+        client = null;
+        selector = null;
+        callbacks.shutdownNow();
     }
 
     /**
@@ -396,6 +592,18 @@ public final class Nevision {
         private final CompletableFuture<String> text = new CompletableFuture<>();
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         private Flow.Subscription subscription;
+        private boolean abandoned;
+
+        /**
+         * Stops reading once the sender has given up waiting: Java 11 to 15 go on reading a
+         * cancelled request's reply, and its connection stays open as long.
+         */
+        synchronized void abandon() {
+            abandoned = true;
+            if (subscription != null) {
+                subscription.cancel();
+            }
+        }
 
         @Override
         public CompletionStage<String> getBody() {
@@ -403,19 +611,23 @@ public final class Nevision {
         }
 
         @Override
-        public void onSubscribe(Flow.Subscription given) {
+        public synchronized void onSubscribe(Flow.Subscription given) {
             subscription = given;
-            given.request(1);
+            if (abandoned) {
+                given.cancel();
+            } else {
+                given.request(1);
+            }
         }
 
         @Override
-        public void onNext(List<ByteBuffer> buffers) {
+        public synchronized void onNext(List<ByteBuffer> buffers) {
             for (ByteBuffer buffer : buffers) {
                 byte[] chunk = new byte[Math.min(buffer.remaining(), MAX_REPLY_BYTES - bytes.size())];
                 buffer.get(chunk);
                 bytes.write(chunk, 0, chunk.length);
             }
-            if (bytes.size() < MAX_REPLY_BYTES) {
+            if (bytes.size() < MAX_REPLY_BYTES && !abandoned) {
                 subscription.request(1);
             } else {
                 subscription.cancel();

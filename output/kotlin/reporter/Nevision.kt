@@ -38,17 +38,19 @@
  * then write BuildConfig.NEVISION_API_KEY in place of the key literal in Sender below.
  *
  * report takes what the payload needs at the call (strings and the stack's frames, never the
- * exception itself, and no more than the message and stack caps, 4096 and 32768 chars)
- * and puts it on a queue of 1000; when the queue is full the newest report is dropped,
- * counted (dropped) and logged once. One daemon thread, started on the first report, sends
- * them, up to 20 per request over one reused OkHttpClient with blocking calls, each
- * bounded by 5000 ms. HTTP 429, 5xx and network errors are tried 3 times with exponential
- * backoff, then dropped; a 429's Retry-After (at most 60000 ms) pauses all
- * sending instead. Redirects are never followed: the API key goes to the endpoint only. A
- * reply with limitReached pauses sending for a while; "Invalid site" and "Errors disabled"
- * stop sending for the life of the process. At exit (main returns, System.exit, or an uncaught
- * exception) a shutdown hook waits at most 2000 ms for the queue to be sent. Each
- * kind of failure is written to System.err once; the reporter never reports its own failures.
+ * exception itself, and no more than the message, stack and route caps, 4096, 32768 and
+ * 2048 chars) and puts it on a queue of 1000; when the queue is full the newest report
+ * is dropped, counted (dropped) and logged once. One daemon thread, started on the first report,
+ * sends them, up to 20 per request over one reused OkHttpClient with blocking calls,
+ * each bounded by 5000 ms and its reply read to at most 64 KB. HTTP 429, 5xx and network
+ * errors are tried 3 times with exponential backoff, then dropped; a 429's Retry-After
+ * (at most 60000 ms) pauses all sending instead. Redirects are never followed: the
+ * API key goes to the endpoint only. A reply with limitReached pauses sending for a while;
+ * "Invalid site" and "Errors disabled" stop sending for the life of the process. At
+ * exit (main returns, System.exit, or an uncaught exception) a shutdown hook waits at most
+ * 2000 ms for the queue to be sent; a report made while the JVM exits (from another
+ * shutdown hook) waits for delivery itself, within the same 2000 ms. Each kind of failure
+ * is written to System.err once; the reporter never reports its own failures.
  */
 
 import okhttp3.HttpUrl.Companion.toHttpUrlOrNull
@@ -80,6 +82,10 @@ object Nevision {
     private const val LIMIT_REACHED_PAUSE_MS = 60000L
     private const val MAX_MESSAGE_LENGTH = 4096
     private const val MAX_STACK_LENGTH = 32768
+    private const val MAX_ROUTE_LENGTH = 2048
+
+    // The most of a reply that is read.
+    private const val MAX_REPLY_BYTES = 65536L
 
     // Throwables (the exception, its suppressed ones and causes) taken into one stack at most.
     private const val MAX_THROWABLES = 64
@@ -135,6 +141,14 @@ object Nevision {
     @Volatile
     private var hooked = false
 
+    // Set once the JVM has begun to exit, and when (System.nanoTime()): every wait at exit ends
+    // FLUSH_TIMEOUT_MS after it.
+    @Volatile
+    private var exiting = false
+
+    @Volatile
+    private var exitStarted = 0L
+
     // "Invalid site" or "Errors disabled": nothing more is sent.
     @Volatile
     private var stopped = false
@@ -179,7 +193,9 @@ object Nevision {
     /**
      * Queues [t] for nevision; [t] and [route] may be null (a null [t] is dropped and counted).
      * Never throws, even out of memory, never blocks and never waits for the network, so it
-     * is safe in a catch block right before rethrowing.
+     * is safe in a catch block right before rethrowing. Only while the JVM exits (a report from
+     * a shutdown hook) does it wait for delivery, at most the flush timeout: nothing would wait
+     * otherwise.
      */
     fun report(t: Throwable?, route: String?) {
         try {
@@ -200,7 +216,13 @@ object Nevision {
             } finally {
                 if (!queued) finish(1)
             }
-            if (!queued) dropNewest()
+            if (!queued) {
+                dropNewest()
+            } else if (exiting && !awaitExit()) {
+                // from a shutdown hook, maybe after the exit flush was done: nothing else waits for it
+                val left = unfinished.get()
+                logOnce("exit", "$left error(s) not delivered before exit, including reports made during it")
+            }
         } catch (failure: Throwable) { // never replace the caller's exception
             droppedCount.incrementAndGet()
             quietly { logOnce("report", "report dropped: ${failure.javaClass.name}") }
@@ -244,7 +266,7 @@ object Nevision {
         return Report(
             type = t.javaClass.name,
             message = truncate(message, MAX_MESSAGE_LENGTH),
-            route = route,
+            route = route?.let { truncate(it, MAX_ROUTE_LENGTH) }, // the url and the fingerprint hold it cut
             timestampMs = System.currentTimeMillis(),
             sections = sections,
             filename = top?.fileName,
@@ -273,11 +295,11 @@ object Nevision {
     ): Int {
         if (into.size >= MAX_THROWABLES || budget <= 0) return 0
         if (seen != null && seen.any { it === t }) {
-            val heading = truncate("$indent$caption[CIRCULAR REFERENCE: ${describe(t)}]", budget)
+            val heading = truncate("$indent$caption[CIRCULAR REFERENCE: ${describe(t, budget)}]", budget)
             into += Section(heading, indent, NO_FRAMES, 0)
             return budget - heading.length - 1
         }
-        val heading = truncate(indent + caption + describe(t), budget)
+        val heading = truncate(indent + caption + describe(t, budget), budget)
         var left = budget - heading.length - 1
         var more = 0 // frames shared with the enclosing throwable, shown as "... n more"
         while (more < frames.size && more < enclosing.size &&
@@ -312,11 +334,27 @@ object Nevision {
         return trace(cause, frames(cause), "Caused by: ", indent, frames, held, into, left)
     }
 
-    private fun describe(t: Throwable): String = try {
-        t.toString()
+    // t.toString(), at least the first [max] chars of it: a message longer than the whole stack's
+    // cap is cut before it is copied when the class keeps Throwable's own toString and
+    // getLocalizedMessage.
+    private fun describe(t: Throwable, max: Int): String = try {
+        val message = try {
+            t.message
+        } catch (failure: Throwable) {
+            null
+        }
+        if (message != null && message.length > MAX_STACK_LENGTH && plainToString(t.javaClass)) {
+            t.javaClass.name + ": " + truncate(message, max)
+        } else {
+            t.toString()
+        }
     } catch (failure: Throwable) {
         t.javaClass.name
     }
+
+    private fun plainToString(type: Class<*>): Boolean =
+        type.getMethod("toString").declaringClass == Throwable::class.java &&
+            type.getMethod("getLocalizedMessage").declaringClass == Throwable::class.java
 
     private fun startWorker(): Boolean = lock.withLock {
         if (worker != null) return true
@@ -335,16 +373,36 @@ object Nevision {
                 override fun run() = flushAtExit()
             })
             hooked = true
+        } catch (alreadyExiting: IllegalStateException) { // a first report from a shutdown hook
+            hooked = true
+            beginExit()
         } catch (failure: Throwable) {
-            // the JVM is already exiting: the report goes out only if there is time
+            // not allowed here: reports go out while the JVM runs
         }
         true
     }
 
+    // Notes that the JVM has begun to exit, once: the time every wait at exit counts from.
+    private fun beginExit() = lock.withLock {
+        if (!exiting) {
+            exitStarted = System.nanoTime()
+            exiting = true
+        }
+    }
+
     private fun flushAtExit() {
-        if (!flush()) {
+        beginExit()
+        if (!awaitExit()) {
             logOnce("exit", "${unfinished.get()} error(s) not delivered before exit")
         }
+    }
+
+    // Flushes until FLUSH_TIMEOUT_MS after the exit began; false if reports were still waiting. (A
+    // report is counted before it is queued and the exit noted before the count is read, so a report
+    // racing the exit hook is waited for by one or the other.)
+    private fun awaitExit(): Boolean {
+        val left = exitStarted + TimeUnit.MILLISECONDS.toNanos(FLUSH_TIMEOUT_MS) - System.nanoTime()
+        return flush(TimeUnit.NANOSECONDS.toMillis(left))
     }
 
     // Marks [count] reports as sent or dropped, and wakes flush when none are left. Never throws.
@@ -415,7 +473,7 @@ object Nevision {
             // execute() blocks this thread for at most the call timeout.
             val reply = try {
                 Sender.client.newCall(request).execute().use {
-                    Reply(it.code, it.body?.string().orEmpty(), retryAfterMs(it))
+                    Reply(it.code, replyText(it), retryAfterMs(it))
                 }
             } catch (failure: IOException) {
                 problem = "network error: $failure"
@@ -437,6 +495,10 @@ object Nevision {
         logOnce(kind, "${errors.size} error(s) dropped after $RETRY_ATTEMPTS tries: $problem")
         return 0
     }
+
+    // The reply as text, at most MAX_REPLY_BYTES of it: closing the response drops the rest unread.
+    private fun replyText(response: Response): String =
+        if (response.body == null) "" else response.peekBody(MAX_REPLY_BYTES).string()
 
     // Retry-After in seconds or as an HTTP date, capped; null when absent or unreadable.
     private fun retryAfterMs(response: Response): Long? {
@@ -592,7 +654,7 @@ object Nevision {
         try {
             if (!logged.add(kind)) return
             marked = true
-            val text = line.replace(Regex("\\s+"), " ") // one line, however the reply looks
+            val text = line.take(1000).replace(Regex("\\s+"), " ") // one line, however the reply looks
             System.err.println("nevision: " + if (text.length > 300) text.take(300) + "..." else text)
         } catch (failure: Throwable) {
             quietly { if (marked) logged.remove(kind) }

@@ -14,12 +14,15 @@
  *         throw e
  *     }
  *
- * The report is formatted at the call (message and stack cut to 4096 and 32768 chars)
- * and queued (at most 1000; when full the newest is dropped). One background thread
- * sends the queue, up to 20 per request, each request bounded by a 5.0 s timeout, with blocking calls so OkHttp's dispatcher threads never
- * start. At exit (main returns, System.exit, or an uncaught exception) a shutdown hook waits
- * 5.0 s at most for the queue to be sent. Redirects are never followed; HTTP 429 pauses
- * sending. A report the endpoint does not accept is written to System.err, once per kind.
+ * The report is formatted at the call (message, stack and route cut to 4096, 32768 and 2048 chars;
+ * printing the stack stops at its cap) and queued (at most 1000; when full the newest is
+ * dropped). One background thread sends the queue, up to 20 per request, each request bounded
+ * by a 5.0 s timeout, with blocking calls so OkHttp's dispatcher threads never start; at most
+ * 64 KB of a reply is read. At exit (main returns, System.exit, or an uncaught exception) a
+ * shutdown hook waits 5.0 s at most for the queue to be sent; a report made while the JVM
+ * exits (from another shutdown hook) waits for delivery itself, within the same 5.0 s. Redirects
+ * are never followed; HTTP 429 pauses sending. A report the endpoint does not accept is written
+ * to System.err, once per kind.
  */
 
 import okhttp3.MediaType.Companion.toMediaType
@@ -28,6 +31,9 @@ import okhttp3.Request
 import okhttp3.RequestBody.Companion.toRequestBody
 import okhttp3.Response
 import java.io.IOException
+import java.io.InterruptedIOException
+import java.io.PrintWriter
+import java.io.Writer
 import java.util.Collections
 import java.util.concurrent.ArrayBlockingQueue
 import java.util.concurrent.ConcurrentHashMap
@@ -44,6 +50,10 @@ object Nevision {
     private const val MAX_RETRY_AFTER_MS = 60000L
     private const val MAX_MESSAGE_LENGTH = 4096
     private const val MAX_STACK_LENGTH = 32768
+    private const val MAX_ROUTE_LENGTH = 2048
+
+    // The most of a reply that is read.
+    private const val MAX_REPLY_BYTES = 65536L
 
     // HTTP 429 without Retry-After pauses sending this long.
     private const val RETRY_PAUSE_MS = 500L
@@ -74,13 +84,23 @@ object Nevision {
     @Volatile
     private var hooked = false
 
+    // Set once the JVM has begun to exit, and when (System.nanoTime()): every wait at exit ends
+    // TIMEOUT_MS after it.
+    @Volatile
+    private var exiting = false
+
+    @Volatile
+    private var exitStarted = 0L
+
     // System.nanoTime() before which nothing is sent (HTTP 429); the sender's own.
     private var resumeAt = System.nanoTime()
 
     /**
      * Queues [t] for nevision and sends it in the background. [t] and [route] may be null
      * (a null [t] is dropped). Never throws, even out of memory, and never waits for the
-     * network, so it is safe in a catch block right before rethrowing.
+     * network, so it is safe in a catch block right before rethrowing. Only while the JVM
+     * exits (a report from a shutdown hook) does it wait for delivery, at most the request
+     * timeout: nothing would wait otherwise.
      */
     fun report(t: Throwable?, route: String?) {
         try {
@@ -96,6 +116,11 @@ object Nevision {
             }
             if (!queued) return dropNewest()
             if (sender == null) startSender()
+            if (exiting && Thread.currentThread() !== sender && !awaitSent()) {
+                // from a shutdown hook, maybe after the exit hook was done: nothing else waits for it
+                val left = unsent.get()
+                logOnce("exit", "$left error(s) not delivered before exit, including reports made during it")
+            }
         } catch (failure: Throwable) { // never replace the caller's exception
             quietly { logOnce("report", "report dropped: ${failure.javaClass.name}") }
         }
@@ -104,27 +129,31 @@ object Nevision {
     private fun dropNewest() = logOnce("queue", "queue full ($QUEUE_SIZE): newest error(s) dropped")
 
     // One error as a JSON object, taken now: the queue holds no exception.
-    private fun errorJson(t: Throwable, route: String?): String {
-        // Each accessor may be overridden to throw: fall back, never give up the report.
-        val frames = try {
-            t.stackTrace
+    private fun errorJson(t: Throwable, givenRoute: String?): String {
+        // Each accessor may be overridden to throw, or to hand back nulls: fall back, never give up the report.
+        val frames: Array<StackTraceElement?> = try {
+            t.stackTrace ?: emptyArray()
         } catch (failure: Throwable) {
             emptyArray()
         }
         val top = frames.firstOrNull()
         val exceptionType = t.javaClass.name
+        var whole: String? = null
         val message = try {
-            truncate(t.message.orEmpty(), MAX_MESSAGE_LENGTH)
+            whole = t.message
+            truncate(whole.orEmpty(), MAX_MESSAGE_LENGTH)
         } catch (failure: Throwable) {
             "<unprintable>"
         }
         val trace = try {
-            t.stackTraceToString()
+            printed(t, whole)
         } catch (failure: Throwable) {
             // toString or cause overridden to throw: what is left
             frames.joinToString("") { "\n\tat $it" }.let { "$exceptionType: $message$it\n" }
         }
         val stack = truncate(trace, MAX_STACK_LENGTH)
+        // the url and the fingerprint hold the route cut
+        val route = givenRoute?.let { truncate(it, MAX_ROUTE_LENGTH) }
         val fingerprint = exceptionType + ":" + route.orEmpty()
         val timestampMs = System.currentTimeMillis()
         val filename = top?.fileName
@@ -148,6 +177,59 @@ object Nevision {
         max > 0 && text[max - 1].isHighSurrogate() -> text.substring(0, max - 1)
         else -> text.substring(0, max)
     }
+
+    // What t.printStackTrace() prints, up to the stack's cap, where printing stops: a trace of any
+    // length (thousands of frames, suppressed exceptions or causes) costs no more than its cut. A
+    // [message] longer than the cap is cut before it is copied when the class keeps Throwable's own
+    // toString and getLocalizedMessage.
+    private fun printed(t: Throwable, message: String?): String {
+        val heading = if (message != null && message.length > MAX_STACK_LENGTH && plainToString(t.javaClass)) {
+            t.javaClass.name + ": " + truncate(message, MAX_STACK_LENGTH)
+        } else {
+            null
+        }
+        val text = StringBuilder()
+        val out = object : PrintWriter(Capped(text)) {
+            override fun println(x: Any?) {
+                if (x === t && heading != null) super.println(heading) else super.println(x)
+            }
+        }
+        try {
+            t.printStackTrace(out)
+        } catch (enough: Full) {
+            // the stack is cut here anyway: the rest of the trace is never formatted
+        }
+        return text.toString()
+    }
+
+    private fun plainToString(type: Class<*>): Boolean = try {
+        type.getMethod("toString").declaringClass == Throwable::class.java &&
+            type.getMethod("getLocalizedMessage").declaringClass == Throwable::class.java
+    } catch (failure: Exception) {
+        false
+    }
+
+    // Keeps the first MAX_STACK_LENGTH chars written to it, then throws Full: not an IOException,
+    // which PrintWriter would swallow and go on printing.
+    private class Capped(private val text: StringBuilder) : Writer() {
+        override fun write(chars: CharArray, offset: Int, length: Int) {
+            val room = MAX_STACK_LENGTH - text.length
+            text.appendRange(chars, offset, offset + minOf(length, room))
+            if (length >= room) throw Full()
+        }
+
+        override fun write(chars: String, offset: Int, length: Int) {
+            val room = MAX_STACK_LENGTH - text.length
+            text.append(chars, offset, offset + minOf(length, room))
+            if (length >= room) throw Full()
+        }
+
+        override fun flush() = Unit
+
+        override fun close() = Unit
+    }
+
+    private class Full : RuntimeException(null, null, false, false)
 
     @Synchronized
     private fun startSender() {
@@ -174,36 +256,68 @@ object Nevision {
                 override fun run() = flushAtExit()
             })
             hooked = true
+        } catch (alreadyExiting: IllegalStateException) { // a first report from a shutdown hook
+            hooked = true
+            beginExit()
         } catch (failure: Throwable) {
-            // the JVM is already exiting: the report goes out only if there is time
+            // not allowed here: reports go out while the JVM runs
         }
     }
 
+    // Notes that the JVM has begun to exit, once: the time every wait at exit counts from.
+    @Synchronized
+    private fun beginExit() {
+        if (exiting) return
+        exitStarted = System.nanoTime()
+        exiting = true
+    }
+
     private fun flushAtExit() {
-        val deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS)
-        while (unsent.get() > 0 && deadline - System.nanoTime() > 0) {
-            Thread.sleep(10)
+        beginExit()
+        if (!awaitSent()) logOnce("exit", "${unsent.get()} error(s) not delivered before exit")
+    }
+
+    // Waits until nothing is queued or being sent, at most until TIMEOUT_MS after the exit began;
+    // false if errors were still waiting. (A report is counted before it is queued and the exit
+    // noted before the count is read, so a report racing the exit hook is waited for by one or the other.)
+    private fun awaitSent(): Boolean {
+        val deadline = exitStarted + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS)
+        try {
+            while (unsent.get() > 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(10)
+            }
+        } catch (interrupted: InterruptedException) {
+            Thread.currentThread().interrupt() // stop waiting, and leave the flag to its owner
         }
-        if (unsent.get() > 0) logOnce("exit", "${unsent.get()} error(s) not delivered before exit")
+        return unsent.get() == 0
     }
 
     private fun sendForever() {
         val batch = ArrayList<String>(MAX_BATCH)
+        var retried = false
         while (true) {
             try {
-                batch.add(queue.take())
-                queue.drainTo(batch, MAX_BATCH - 1)
+                if (batch.isEmpty()) {
+                    batch.add(queue.take())
+                    queue.drainTo(batch, MAX_BATCH - 1)
+                    retried = false
+                }
                 val pause = resumeAt - System.nanoTime()
                 if (pause > 0) Thread.sleep(TimeUnit.NANOSECONDS.toMillis(pause))
                 send(batch)
+            } catch (interrupted: InterruptedException) {
+                continue // nobody else owns this thread: keep serving the queue, the batch taken included
             } catch (failure: IOException) {
+                if (failure is InterruptedIOException && Thread.interrupted() && !retried) {
+                    retried = true // interrupted, not timed out: that batch once more
+                    continue
+                }
                 quietly { logOnce("network", "${batch.size} error(s) not delivered: $failure") }
             } catch (failure: Throwable) { // the sender outlives any surprise, OutOfMemoryError included
                 quietly { logOnce("sender", "${batch.size} error(s) not delivered: $failure") }
-            } finally {
-                unsent.addAndGet(-batch.size)
-                batch.clear()
             }
+            unsent.addAndGet(-batch.size)
+            batch.clear()
         }
     }
 
@@ -221,7 +335,7 @@ object Nevision {
             .build()
         // execute() blocks this thread for at most the call timeout.
         Http.client.newCall(request).execute().use { response ->
-            val reply = response.body?.string().orEmpty()
+            val reply = replyText(response)
             val status = response.code
             if (status == 429) {
                 val pause = retryAfterMs(response) ?: RETRY_PAUSE_MS
@@ -239,6 +353,10 @@ object Nevision {
             }
         }
     }
+
+    // The reply as text, at most MAX_REPLY_BYTES of it: closing the response drops the rest unread.
+    private fun replyText(response: Response): String =
+        if (response.body == null) "" else response.peekBody(MAX_REPLY_BYTES).string()
 
     // Retry-After in seconds or as an HTTP date, capped; null when absent or unreadable.
     private fun retryAfterMs(response: Response): Long? {
@@ -310,7 +428,7 @@ object Nevision {
         try {
             if (!logged.add(kind)) return
             marked = true
-            val text = line.replace(Regex("\\s+"), " ") // one line, however the reply looks
+            val text = line.take(1000).replace(Regex("\\s+"), " ") // one line, however the reply looks
             System.err.println("nevision: " + if (text.length > 300) text.take(300) + "..." else text)
         } catch (failure: Throwable) {
             quietly { if (marked) logged.remove(kind) }

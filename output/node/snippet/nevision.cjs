@@ -20,14 +20,16 @@
  *     // Express: app.use((err, req, res, next) => { reportError(err, req.path); next(err); });
  *
  * The call takes the report's text at once (the message cut at 4096 chars, the stack at
- * 32768) and queues it (at most 1000; when full, new reports are dropped). One sender
- * posts the queue, up to 20 per request, each request bounded by a 5.0 s timeout, and follows
- * no redirects. An HTTP 429 drops its request and pauses sending for its Retry-After. An idle
- * reporter never keeps the process alive; when the script ends, it stays alive 5.0 s at most to
- * deliver the queue. At process.exit() or an uncaught exception no turn of the event loop is
- * left: a child process (node -e) sends the queue while the exit waits for it, 5.0 s at most.
- * A signal that kills the process (SIGTERM) runs neither: in its handler, await flush().
- * Each kind of failure is written once to stderr (console.error).
+ * 32768, the route at 2048) and queues it (at most 1000; when full, new reports are
+ * dropped). One sender posts the queue, up to 20 per request, each request bounded by a
+ * 5.0 s timeout, and follows no redirects. An HTTP 429 drops its request and pauses sending
+ * for its Retry-After. An idle reporter never keeps the process alive; when the script ends,
+ * it stays alive 5.0 s at most to deliver the queue. At process.exit() or an uncaught
+ * exception no turn of the event loop is left: a child process (node -e) sends the queue
+ * while the exit waits for it, 5.0 s at most; a report made after that (from a later "exit"
+ * listener) goes out the same way at once, within what is left of that time. A signal that
+ * kills the process (SIGTERM) runs neither: in its handler, await flush(). Each kind of
+ * failure is written once to stderr (console.error).
  */
 "use strict";
 
@@ -43,6 +45,7 @@ const TIMEOUT_MS = 5000;
 const MAX_BATCH = 20;
 const MAX_MESSAGE_LENGTH = 4096;
 const MAX_STACK_LENGTH = 32768;
+const MAX_ROUTE_LENGTH = 2048;
 const QUEUE_SIZE = 1000;
 /** The longest Retry-After honoured, and the pause after a 429 that names none. */
 const MAX_RETRY_AFTER_MS = 60000;
@@ -70,8 +73,10 @@ let inFlight = null;
 let sending = false;
 /** Date.now() before which nothing is sent (HTTP 429). */
 let pausedUntil = 0;
-/** Set while the process stays alive at its end to deliver the queue. */
+/** Set while the process stays alive at its end to deliver the queue, and at its exit. */
 let exitDeadline = 0;
+/** Set once the process exits (the "exit" event): a report is then sent at once. */
+let exiting = false;
 /** @type {NodeJS.Timeout | null} */
 let exitHold = null;
 /** @type {Array<() => void>} called when the queue is empty and nothing is in flight */
@@ -82,7 +87,8 @@ let logging = false;
 
 /**
  * Queues `error` for nevision and sends it in the background. Never throws and never
- * waits for the network, so it is safe in a catch block right before rethrowing.
+ * waits for the network, so it is safe in a catch block right before rethrowing (in an
+ * "exit" listener it sends at once, within the exit's bound).
  * @param {unknown} error what was thrown: an Error or any other value
  * @param {unknown} [route] the route or URL; null or undefined leaves it out
  * @returns {void}
@@ -96,7 +102,12 @@ function reportError(error, route) {
       logOnce("full", QUEUE_SIZE + " reports waiting: newer ones are dropped");
       return;
     }
-    pending.push(capture(error, route));
+    const report = capture(error, route);
+    if (exiting) {
+      deliverAtExit([report]); // no turn of the event loop is left for the sender
+      return;
+    }
+    pending.push(report);
     if (!sending) {
       sending = true;
       setImmediate(sendPending);
@@ -177,7 +188,7 @@ async function send(errors) {
   inFlight = null;
   const count = sent + " error(s)";
   if (reply.status === 0) {
-    logOnce(reply.kind, count + " not sent: " + reply.text);
+    logOnce(reply.kind, count + " not sent: " + shown(reply.text));
   } else if (reply.status === 429) {
     pausedUntil = Date.now() + retryAfterMs(reply.retryAfter, PAUSE_MS);
     logOnce("429", count + " dropped: HTTP 429, sending paused");
@@ -191,7 +202,7 @@ async function send(errors) {
       // not JSON: said below
     }
     if (!(accepted >= sent)) {
-      logOnce("reply", count + " not accepted: HTTP " + reply.status + " " + reply.text.slice(0, 200));
+      logOnce("reply", count + " not accepted: HTTP " + reply.status + " " + shown(reply.text));
     }
   }
 }
@@ -218,10 +229,11 @@ function idle() {
  */
 function capture(error, given) {
   const exceptionType = typeName(error);
-  const message = cut(messageOf(error, exceptionType), MAX_MESSAGE_LENGTH);
+  const fullMessage = messageOf(error, exceptionType);
+  const message = cut(fullMessage, MAX_MESSAGE_LENGTH);
   const fullStack = stackOf(error);
   const stack = fullStack === undefined ? undefined : cut(fullStack, MAX_STACK_LENGTH);
-  const [filename, lineno] = frameOf(fullStack);
+  const [filename, lineno] = frameOf(fullStack, fullMessage);
   const route = routeText(given);
   const fingerprint = (exceptionType ?? "") + ":" + (route ?? "");
   const timestampMs = Date.now();
@@ -307,7 +319,8 @@ function stackOf(error) {
 }
 
 /**
- * A route as text: undefined for null, undefined, or a value whose conversion throws.
+ * A route as text, cut to MAX_ROUTE_LENGTH: undefined for null, undefined, or a value whose
+ * conversion throws.
  * @param {unknown} route
  * @returns {string | undefined}
  */
@@ -316,7 +329,7 @@ function routeText(route) {
     return undefined;
   }
   try {
-    return typeof route === "string" ? route : String(route);
+    return cut(typeof route === "string" ? route : String(route), MAX_ROUTE_LENGTH);
   } catch {
     return undefined;
   }
@@ -338,20 +351,74 @@ function cut(text, max) {
   return Buffer.from(text.slice(0, end), "utf16le").toString("utf16le");
 }
 
-/** The innermost frame of a V8 stack that names a place: "    at fn (file:line:column)". */
-const FRAME = /\n\s+at (?:.*?\()?(.+?):(\d+):\d+\)?$/m;
+/** How many frame lines ("\n    at ") of a stack are looked at for one that names a place. */
+const MAX_FRAMES_EXAMINED = 100;
 
 /**
- * The file and line of the innermost frame of `stack`; a file:// URL becomes a path.
+ * The file and line of the innermost frame of `stack` that names a place, "    at fn
+ * (file:line:column)" or "    at file:line:column"; a file:// URL becomes a path. Linear in
+ * the stack's length whatever the message holds: the lines are found with indexOf, after the
+ * message when the stack starts "Name: message" as V8 writes it ("    at" lines inside a
+ * message are not frames), and each is matched from its end.
  * @param {string | undefined} stack
+ * @param {string} message
  * @returns {[string | undefined, number | undefined]}
  */
-function frameOf(stack) {
-  const found = stack === undefined ? null : FRAME.exec(stack);
-  if (found === null) {
+function frameOf(stack, message) {
+  if (stack === undefined) {
     return [undefined, undefined];
   }
-  let file = found[1];
+  let from = afterMessage(stack, message);
+  for (let examined = 0; examined < MAX_FRAMES_EXAMINED; examined++) {
+    const at = stack.indexOf("\n    at ", from);
+    if (at < 0) {
+      break;
+    }
+    const newline = stack.indexOf("\n", at + 1);
+    from = newline < 0 ? stack.length : newline;
+    const place = placeOf(stack.slice(at + 8, from));
+    if (place !== undefined) {
+      return place;
+    }
+  }
+  return [undefined, undefined];
+}
+
+/**
+ * Where the message ends in the first lines of `stack` ("Name: message\n    at ..."); 0 when
+ * the stack does not hold it there (a message changed after the error was made).
+ * @param {string} stack
+ * @param {string} message
+ * @returns {number}
+ */
+function afterMessage(stack, message) {
+  let colon = message === "" ? -1 : stack.indexOf(": ");
+  for (let tries = 0; colon >= 0 && tries < 8; tries++) {
+    const end = colon + 2 + message.length;
+    if (stack.startsWith(message, colon + 2) && (end === stack.length || stack[end] === "\n")) {
+      return end;
+    }
+    colon = stack.indexOf(": ", colon + 1);
+  }
+  return 0;
+}
+
+/**
+ * The file and line of one frame, the text after "    at ": "fn (file:line:column)", the
+ * place after the first "(", or "file:line:column"; undefined for a frame that names no
+ * place ("new Promise (<anonymous>)", "fn (native)").
+ * @param {string} frame
+ * @returns {[string, number] | undefined}
+ */
+function placeOf(frame) {
+  const open = frame.endsWith(")") ? frame.indexOf("(") : -1;
+  const place = open < 0 ? frame : frame.slice(open + 1, -1);
+  const column = place.lastIndexOf(":");
+  const line = column < 1 ? -1 : place.lastIndexOf(":", column - 1);
+  if (line < 1 || !/^\d+$/.test(place.slice(column + 1)) || !/^\d+$/.test(place.slice(line + 1, column))) {
+    return undefined;
+  }
+  let file = place.slice(0, line);
   if (file.startsWith("file://")) {
     try {
       file = fileURLToPath(file);
@@ -359,7 +426,7 @@ function frameOf(stack) {
       // not a file URL Node can turn into a path: keep it as it is
     }
   }
-  return [file, Number(found[2])];
+  return [file, Number(place.slice(line + 1, column))];
 }
 
 /**
@@ -389,9 +456,10 @@ function batchBody(errors) {
  */
 
 /**
- * POSTs `body` to the endpoint and resolves with the answer; never rejects. The socket
- * is unref'd: a request in flight never keeps the process alive by itself (the exit
- * hold does, for a bounded time). Redirects are not followed: node:http never does.
+ * POSTs `body` to the endpoint and resolves with the answer (at most the start of a long
+ * one: the connection is closed on the rest); never rejects. The socket is unref'd: a
+ * request in flight never keeps the process alive by itself (the exit hold does, for a
+ * bounded time). Redirects are not followed: node:http never does.
  * @param {string} body
  * @param {InFlight} progress its `written` is set once the whole body has gone to the network
  * @returns {Promise<Reply>}
@@ -412,14 +480,19 @@ function post(body, progress) {
       const options = { method: "POST", headers, agent: AGENT, signal };
       const request = client.request(TARGET, options, (response) => {
         let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (/** @type {string} */ chunk) => {
-          text += text.length < MAX_REPLY_LENGTH ? chunk : "";
-        });
-        response.on("end", () => {
+        const answered = () => {
           const retryAfter = response.headers["retry-after"];
           resolve({ status: response.statusCode || 0, text, retryAfter, kind: "" });
+        };
+        response.setEncoding("utf8");
+        response.on("data", (/** @type {string} */ chunk) => {
+          text += chunk;
+          if (text.length >= MAX_REPLY_LENGTH) {
+            answered(); // its start is all that is used: hang up on the rest
+            response.destroy();
+          }
         });
+        response.on("end", answered);
         response.on("error", failed);
       });
       request.on("socket", (socket) => socket.unref());
@@ -447,6 +520,20 @@ function retryAfterMs(value, otherwise) {
 }
 
 /**
+ * The start of a text from the endpoint (or about it) for a log line: quoted as JSON, with
+ * control, separator and direction characters escaped, so that it stays on its one line
+ * and can neither forge a line nor drive the terminal.
+ * @param {string} text
+ * @returns {string}
+ */
+function shown(text) {
+  const quoted = JSON.stringify(text.slice(0, 200));
+  return quoted.replace(/[\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, (char) => {
+    return "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0");
+  });
+}
+
+/**
  * What the exit sender is given on stdin.
  * @typedef {object} ExitJob
  * @property {string} url
@@ -461,7 +548,8 @@ function retryAfterMs(value, otherwise) {
 /**
  * Runs in a child process (`node -e`, so it uses nothing from this file) while this one
  * exits: reads a job on stdin and POSTs its bodies one after the other before the
- * deadline. Exit code 0 when every one was answered as the endpoint answers.
+ * deadline. It exits as soon as it is done, whatever else keeps its event loop alive:
+ * code 0 when every one was answered as the endpoint answers, else 1.
  */
 function exitSender() {
   /** @type {ExitJob} */
@@ -472,15 +560,15 @@ function exitSender() {
   const send = (index) => {
     const body = job.bodies[index];
     if (body === undefined) {
-      return; // all sent: exit code 0
+      process.exit(0); // all sent
     }
     const headers = { ...job.headers, "Content-Length": String(Buffer.byteLength(body)) };
     const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
     const request = client.request(job.url, { method: job.method, headers, signal }, (response) => {
       response.resume();
-      response.on("end", () => (response.statusCode === job.status ? send(index + 1) : (process.exitCode = 1)));
+      response.on("end", () => (response.statusCode === job.status ? send(index + 1) : process.exit(1)));
     });
-    request.on("error", () => (process.exitCode = 1));
+    request.on("error", () => process.exit(1));
     request.end(body);
   };
   setTimeout(() => send(0), job.wait);
@@ -488,7 +576,9 @@ function exitSender() {
 
 /**
  * Sends `bodies` from a child process while this process waits, `budget` ms at most:
- * at process.exit() or an uncaught exception no turn of the event loop is left.
+ * at process.exit() or an uncaught exception no turn of the event loop is left. The child
+ * runs without NODE_OPTIONS: a preloaded agent or loader must neither run in it nor keep
+ * it alive.
  * @param {string[]} bodies
  * @param {number} wait milliseconds to wait first (a 429's pause)
  * @param {number} budget
@@ -496,8 +586,11 @@ function exitSender() {
  */
 function sendBeforeExit(bodies, wait, budget) {
   const job = { url: ENDPOINT, method: "POST", headers: HEADERS, bodies, wait, timeout: budget, status: 200 };
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
   const child = childProcess.spawnSync(process.execPath, ["-e", "(" + exitSender.toString() + ")()"], {
     input: JSON.stringify(job),
+    env,
     timeout: budget,
     killSignal: "SIGKILL",
     stdio: ["pipe", "ignore", "ignore"],
@@ -544,25 +637,36 @@ process.on("beforeExit", () => {
   }
 });
 
+/**
+ * Sends `errors` from a child process while the process exits, within what is left of
+ * the exit's time (none left: they are dropped); says once what may not have arrived.
+ * @param {ErrorObject[]} errors
+ */
+function deliverAtExit(errors) {
+  const budget = exitDeadline - Date.now();
+  const wait = Math.max(0, pausedUntil - Date.now());
+  const bodies = [];
+  for (let start = 0; start < errors.length && wait < budget; start += MAX_BATCH) {
+    bodies.push(batchBody(errors.slice(start, start + MAX_BATCH))[0]);
+  }
+  if (wait >= budget || !sendBeforeExit(bodies, wait, budget)) {
+    logOnce("exit", errors.length + " error(s) may not have been delivered before exit");
+  }
+}
+
 // process.exit() or an uncaught exception: no turn of the event loop is left, so what is
-// queued (and a request not yet written) goes out from a child process, bounded.
+// queued (and a request not yet written) goes out from a child process, bounded; so does a
+// report made after this (deliverAtExit from reportError), within the same time.
 process.on("exit", () => {
   try {
+    exiting = true;
+    exitDeadline = exitDeadline || Date.now() + EXIT_WAIT_MS;
     const errors = pending.splice(0);
     if (inFlight !== null && !inFlight.written) {
       errors.unshift(...inFlight.errors);
     }
-    if (errors.length === 0) {
-      return;
-    }
-    const budget = exitDeadline ? exitDeadline - Date.now() : EXIT_WAIT_MS;
-    const wait = Math.max(0, pausedUntil - Date.now());
-    const bodies = [];
-    for (let start = 0; start < errors.length; start += MAX_BATCH) {
-      bodies.push(batchBody(errors.slice(start, start + MAX_BATCH))[0]);
-    }
-    if (wait >= budget || !sendBeforeExit(bodies, wait, budget)) {
-      logOnce("exit", errors.length + " error(s) may not have been delivered before exit");
+    if (errors.length > 0) {
+      deliverAtExit(errors);
     }
   } catch (failure) {
     logOnce("exit", "reports not delivered before exit: " + messageOf(failure, "failure"));

@@ -31,18 +31,27 @@
  *
  * nevision_report() never throws, also from strict_types code: $route may be
  * null (then left out), an int or an object with __toString(). It takes the
- * report's strings at once (message cut at 4096 bytes, stack at 32768)
- * into a buffer of 1000; when the buffer is full the newest report is
- * dropped and counted. The buffer is sent by a shutdown function, up to 20
- * errors per request over one reused connection, within 2.0 s in all and 5.0 s per
- * request; what is still unsent then is dropped and counted. Under PHP-FPM,
+ * report's strings at once (message cut at 4096 bytes, route at 2048, stack at
+ * 32768, never inside a UTF-8 character) into a buffer of 1000; when the
+ * buffer is full the newest report is dropped and counted. The buffer is sent
+ * by a shutdown function, up to 20 errors per request over one reused
+ * connection, within 2.0 s in all and 5.0 s per request; what is still unsent then
+ * is dropped and counted. Of a reply at most 64 KiB is read. In a web request,
  * when something is buffered, that send first closes an active session
- * (session_write_close(), so its lock is released) and calls
- * fastcgi_finish_request() (so the visitor has the response): it runs last,
- * after the other shutdown functions, but what is written to the session or
- * printed after it (destructors) is lost. A long-running worker also starts a send, without waiting for it,
- * once 20 reports are buffered or the oldest has waited 5000 ms (seen at the
- * next report); later reports move it on, nevision_flush() finishes it.
+ * (session_write_close(), so its lock is released) and ends the response with
+ * fastcgi_finish_request() (PHP-FPM) or litespeed_finish_request() (so the
+ * visitor has the response): it runs last, after the other shutdown
+ * functions, but what is written to the session or printed after it
+ * (destructors) is lost. Apache mod_php, php -S and other SAPIs cannot end a
+ * response early: there the page is flushed to the visitor first, but the
+ * response ends only after the send, up to 2.0 s later when the endpoint does
+ * not answer (a browser shows a page without Content-Length as loading until
+ * then). When another shutdown function calls exit(), the send runs from a
+ * destructor instead; a report made after the send (a destructor at script
+ * end) is sent at once, within what is left of those 2.0 s. A long-running
+ * worker also starts a send, without waiting for it, once 20 reports are
+ * buffered or the oldest has waited 5000 ms (seen at the next report);
+ * later reports move it on, nevision_flush() finishes it.
  * HTTP 429, 5xx and network errors are tried 3 times with exponential
  * backoff; a 429's Retry-After (at most 60000 ms) pauses all sending. A
  * redirect is never followed (the key goes nowhere else): it is a failure.
@@ -115,7 +124,9 @@ final class NevisionReporter
     public const MAX_BACKOFF_MS = 30000;
     public const LIMIT_REACHED_PAUSE_MS = 60000;
     public const MAX_MESSAGE_LENGTH = 4096; // bytes
+    public const MAX_ROUTE_LENGTH = 2048; // bytes
     public const MAX_STACK_LENGTH = 32768; // bytes
+    public const MAX_REPLY_LENGTH = 65_536; // bytes kept of a reply, which is {"accepted": n}
 
     /** @var list<array<string, int|string>> errors waiting for a send */
     private static array $buffer = [];
@@ -134,6 +145,8 @@ final class NevisionReporter
     private static int $giveUpAt = 0;
     private static int $lastDriven = 0;
     private static ?string $retryAfter = null;
+    /** The reply so far, at most MAX_REPLY_LENGTH bytes. */
+    private static string $reply = '';
     /** hrtime() before which nothing is sent (HTTP 429, limitReached). */
     private static int $pausedUntil = 0;
     /** "Invalid site" or "Errors disabled": nothing more is sent. */
@@ -141,6 +154,10 @@ final class NevisionReporter
     private static int $dropped = 0;
     private static bool $busy = false;
     private static bool $scheduled = false;
+    /** Its destructor sends at exit when an exit() in another shutdown function skipped ours. */
+    private static ?self $atExit = null;
+    /** hrtime() by which every send at exit is done: set when the first one starts. */
+    private static ?int $exitBy = null;
     /** @var array<string, true> kinds of failure already logged */
     private static array $logged = [];
     /** @var array{string, string, string}|null site id, API key, endpoint URL */
@@ -148,11 +165,22 @@ final class NevisionReporter
     /** @var list<object|null> a forked parent's handles: left alone, never used */
     private static array $inherited = [];
 
+    private function __construct()
+    {
+    }
+
+    /** PHP runs destructors after the shutdown functions, also after an exit() in one of them. */
+    public function __destruct()
+    {
+        self::shutdown();
+    }
+
     public static function report(mixed $e, mixed $route): void
     {
         // Made while we send (a coroutine, an error handler): only buffered.
         $busy = self::$busy && self::$pid === getmypid();
         self::$busy = true;
+        $buffered = false;
         try {
             if (self::$pid !== getmypid()) {
                 self::reset();
@@ -171,20 +199,27 @@ final class NevisionReporter
                 return;
             }
             self::$buffer[] = $error;
-            if (!$busy && count(self::$buffer) >= self::MAX_BATCH && self::$batch === null) {
-                self::drive();
-            }
-            if (!self::$scheduled) {
+            $buffered = true; // from here on a failure is the send's: counted when that drops the report
+            if (self::$exitBy === null && !self::$scheduled) {
                 self::$scheduled = true;
+                self::$atExit = new self();
                 register_shutdown_function(static function (): void {
                     // Registered now, it runs after the shutdown functions registered so far.
                     register_shutdown_function(static fn () => self::shutdown());
                 });
             }
+            if ($busy) {
+                return;
+            }
+            if (self::$exitBy !== null) {
+                self::shutdown(); // made after the send at exit (a destructor at script end): sent now
+            } elseif (count(self::$buffer) >= self::MAX_BATCH && self::$batch === null) {
+                self::drive();
+            }
         } catch (\Throwable $failure) {
-            self::$dropped++;
+            self::$dropped += $buffered ? 0 : 1;
             try {
-                self::logOnce('report', 'report dropped: ' . $failure->getMessage());
+                self::logOnce('report', ($buffered ? 'send failed: ' : 'report dropped: ') . $failure->getMessage());
             } catch (\Throwable) {
                 // nothing more to say
             }
@@ -242,7 +277,12 @@ final class NevisionReporter
                 self::$buffer = [];
             }
         } catch (\Throwable $failure) {
-            self::logOnce('internal', 'flush failed: ' . $failure->getMessage());
+            // Not expected (no ext-curl, say): what is buffered cannot go out, and is counted.
+            $unsent = count(self::$batch ?? []) + count(self::$buffer);
+            self::$dropped += $unsent;
+            self::$batch = null;
+            self::$buffer = [];
+            self::logOnce('internal', "$unsent error(s) dropped: flush failed: " . $failure->getMessage());
         } finally {
             self::$busy = false;
         }
@@ -254,21 +294,61 @@ final class NevisionReporter
         return self::$dropped;
     }
 
-    /** At exit: sends what is buffered, after the response under PHP-FPM. */
+    /**
+     * At exit (a shutdown function, else the destructor; and any report after
+     * them): sends what is buffered, after the response where the SAPI can end it,
+     * within one budget of FLUSH_TIMEOUT_MS for them all. A batch leaves the
+     * buffer when it is sent, so nothing is sent twice.
+     */
     private static function shutdown(): void
     {
-        self::$scheduled = false; // a report made after this schedules another send
-        self::$busy = false; // a fatal error inside report() or flush() left it set
-        if (self::$pid !== getmypid() || (self::$batch === null && self::$buffer === [])) {
-            return; // nothing of this process to send: the response and the session are left alone
+        self::$busy = false; // a fatal error or an exit() inside report() or flush() left it set
+        if (self::$pid !== getmypid()) {
+            return; // nothing of this process to send
+        }
+        self::$exitBy ??= hrtime(true) + self::FLUSH_TIMEOUT_MS * 1_000_000;
+        if (self::$batch === null && self::$buffer === []) {
+            return; // the response and the session are left alone
+        }
+        if (!in_array(PHP_SAPI, ['cli', 'phpdbg', 'embed'], true)) {
+            try {
+                self::endResponse();
+            } catch (\Throwable $failure) {
+                self::logOnce('response', 'the response was not ended first: ' . $failure->getMessage());
+            }
+        }
+        $left = intdiv(self::$exitBy - hrtime(true) + 999_999, 1_000_000);
+        if ($left > 0) {
+            self::flush($left);
+            return;
+        }
+        // Reported after the sends at exit used their time.
+        $late = count(self::$batch ?? []) + count(self::$buffer);
+        self::abort();
+        self::$batch = null;
+        self::$buffer = [];
+        self::$dropped += $late;
+        self::logOnce('late', "$late error(s) dropped: reported after the send at exit used its time");
+    }
+
+    /** A web request: releases the session and gives the visitor the response, as far as the SAPI can. */
+    private static function endResponse(): void
+    {
+        if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
+            session_write_close(); // else its lock is held until we are done
         }
         if (function_exists('fastcgi_finish_request')) {
-            if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
-                session_write_close(); // else its lock is held until we are done
+            fastcgi_finish_request(); // PHP-FPM: the visitor has the response already
+        } elseif (function_exists('litespeed_finish_request')) {
+            litespeed_finish_request(); // LiteSpeed: the same
+        } else {
+            // mod_php, php -S: the response cannot end before the script; the visitor gets the page so far.
+            $flags = PHP_OUTPUT_HANDLER_REMOVABLE | PHP_OUTPUT_HANDLER_FLUSHABLE;
+            while (ob_get_level() > 0 && (ob_get_status()['flags'] & $flags) === $flags) {
+                ob_end_flush();
             }
-            fastcgi_finish_request(); // the visitor has the response already
+            flush();
         }
-        self::flush(self::FLUSH_TIMEOUT_MS);
     }
 
     /**
@@ -286,8 +366,7 @@ final class NevisionReporter
         // "Uncaught class@anonymous" stops at the NUL, and so does the type.
         $exception_type = explode("\0", get_class($e), 2)[0];
         try {
-            // Cut in bytes; a cut multi-byte character becomes U+FFFD in the JSON.
-            $message = substr($e->getMessage(), 0, self::MAX_MESSAGE_LENGTH);
+            $message = self::cut($e->getMessage(), self::MAX_MESSAGE_LENGTH);
         } catch (\Throwable) {
             $message = '<unprintable>'; // an error handler threw on a message that is no string
         }
@@ -297,9 +376,12 @@ final class NevisionReporter
         } catch (\Throwable) {
             $stack = $e->getTraceAsString(); // a __toString() that throws
         }
-        $stack = substr($stack, 0, self::MAX_STACK_LENGTH);
+        $stack = self::cut($stack, self::MAX_STACK_LENGTH);
         if (!is_string($route)) {
             $route = self::text($route);
+        }
+        if ($route !== null) {
+            $route = self::cut($route, self::MAX_ROUTE_LENGTH);
         }
         $fingerprint = $exception_type . ':' . $route; // null is ""
         $timestamp_ms = (int) (microtime(true) * 1000);
@@ -332,6 +414,19 @@ final class NevisionReporter
         } catch (\Throwable) {
             return null; // a __toString() that throws
         }
+    }
+
+    /** $text cut to at most $max bytes, not inside a UTF-8 character. */
+    private static function cut(string $text, int $max): string
+    {
+        if (strlen($text) <= $max) {
+            return $text;
+        }
+        $end = $max;
+        while ($end > 0 && $end > $max - 3 && (ord($text[$end]) & 0xC0) === 0x80) {
+            $end--; // back over the continuation bytes of the character the cut falls in
+        }
+        return substr($text, 0, $end);
     }
 
     /**
@@ -401,7 +496,6 @@ final class NevisionReporter
                     'x-nevision-api-key: ' . $api_key,
                     'Expect:', // no 100-continue round trip for large batches
                 ],
-                CURLOPT_RETURNTRANSFER => true,
                 CURLOPT_FOLLOWLOCATION => false, // the key goes to the endpoint and nowhere else
                 CURLOPT_NOSIGNAL => true,
                 CURLOPT_HEADERFUNCTION => static function (\CurlHandle $curl, string $line): int {
@@ -410,10 +504,16 @@ final class NevisionReporter
                     }
                     return strlen($line);
                 },
+                CURLOPT_WRITEFUNCTION => static function (\CurlHandle $curl, string $data): int {
+                    $room = self::MAX_REPLY_LENGTH - strlen(self::$reply);
+                    self::$reply .= substr($data, 0, max(0, $room));
+                    return strlen($data) <= $room ? strlen($data) : 0; // 0 ends the transfer: CURLE_WRITE_ERROR
+                },
             ]);
         }
         curl_setopt(self::$curl, CURLOPT_POSTFIELDS, $body);
         self::$retryAfter = null;
+        self::$reply = '';
         curl_multi_add_handle(self::$multi, self::$curl);
         self::$inFlight = true;
         self::$attempt++;
@@ -427,7 +527,10 @@ final class NevisionReporter
     {
         $sent = count(self::$batch ?? []);
         $status = curl_getinfo(self::$curl, CURLINFO_RESPONSE_CODE);
-        $reply = (string) curl_multi_getcontent(self::$curl);
+        $reply = self::$reply;
+        if ($result === CURLE_WRITE_ERROR) {
+            $result = CURLE_OK; // a reply over MAX_REPLY_LENGTH, cut: read as far as it was kept
+        }
         self::abort();
         $pause = null;
         if ($result !== CURLE_OK) {

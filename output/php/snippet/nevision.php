@@ -23,20 +23,28 @@
  *
  * nevision_report() never throws, also from strict_types code: $route may be
  * null (then left out), an int or an object with __toString(). It takes the
- * report's strings at once (message cut at 4096 bytes, stack at 32768)
- * into a buffer of at most 1000 (when full, newer ones are dropped and logged)
- * that is sent when the script shuts down, up to 20 errors per request, all
- * within 5.0 s. Under PHP-FPM, when something is buffered, the shutdown send first
- * closes an active session (session_write_close(), so its lock is released)
- * and calls fastcgi_finish_request() (so the visitor has the response): run
+ * report's strings at once (message cut at 4096 bytes, route at 2048, stack at
+ * 32768, never inside a UTF-8 character) into a buffer of at most 1000 (when
+ * full, newer ones are dropped and logged) that is sent when the script shuts
+ * down, up to 20 errors per request, all within 5.0 s; of a reply at most
+ * 64 KiB is read. In a web request, when something is buffered, the shutdown
+ * send first closes an active session (session_write_close(), so its lock is
+ * released) and ends the response with fastcgi_finish_request() (PHP-FPM) or
+ * litespeed_finish_request() (so the visitor has the response): it runs
  * last, after the other shutdown functions, but what is written to the
- * session or printed after it (destructors) is lost. A long-running
- * worker (queue consumer, RoadRunner, Swoole, FrankenPHP worker mode) also
- * starts a send, without waiting for it, once 20 reports are buffered or
- * the oldest has waited 5000 ms (seen at the next report); the send
- * moves on at later reports and is finished by nevision_flush() or at exit; a
- * send left undriven longer than 5.0 s that then fails on the network is tried once
- * more.
+ * session or printed after it (destructors) is lost. Apache mod_php, php -S
+ * and other SAPIs cannot end a response early: there the page is flushed to
+ * the visitor first, but the response ends only after the send, up to 5.0 s
+ * later when the endpoint does not answer (a browser shows a page without
+ * Content-Length as loading until then). When another shutdown function
+ * calls exit(), the send runs from a destructor instead; a report made after
+ * the send (a destructor at script end) is sent at once, within what is left
+ * of those 5.0 s. A long-running worker (queue consumer, RoadRunner,
+ * Swoole, FrankenPHP worker mode) also starts a send, without waiting for
+ * it, once 20 reports are buffered or the oldest has waited 5000 ms (seen
+ * at the next report); the send moves on at later reports and is finished
+ * by nevision_flush() or at exit; a send left undriven longer than 5.0 s that
+ * then fails on the network is tried once more.
  * HTTP 429 drops that batch and pauses sending for its Retry-After. Redirects
  * are never followed; proxies come from http_proxy / https_proxy / no_proxy.
  * A pcntl_fork() child sends only its own reports. Call nevision_flush()
@@ -86,7 +94,9 @@ final class NevisionQueue
     private const MAX_RETRY_AFTER_MS = 60000;
     private const PAUSE_MS = 500; // after a 429 without a usable Retry-After
     private const MAX_MESSAGE_LENGTH = 4096; // bytes
+    private const MAX_ROUTE_LENGTH = 2048; // bytes
     private const MAX_STACK_LENGTH = 32768; // bytes
+    private const MAX_REPLY_LENGTH = 65_536; // bytes kept of a reply, which is {"accepted": n}
 
     /** @var list<array<string, int|string>> */
     private static array $buffer = [];
@@ -105,14 +115,30 @@ final class NevisionQueue
     /** hrtime() before which nothing is sent (HTTP 429). */
     private static int $pausedUntil = 0;
     private static ?string $retryAfter = null;
+    /** The reply so far, at most MAX_REPLY_LENGTH bytes. */
+    private static string $reply = '';
     /** Reports not delivered since the last nevision_flush(). */
     private static int $lost = 0;
     private static bool $busy = false;
     private static bool $scheduled = false;
+    /** Its destructor sends at exit when an exit() in another shutdown function skipped ours. */
+    private static ?self $atExit = null;
+    /** hrtime() by which every send at exit is done: set when the first one starts. */
+    private static ?int $exitBy = null;
     /** @var array<string, true> kinds of failure already logged */
     private static array $logged = [];
     /** @var list<object> a forked parent's handles: left alone, never used */
     private static array $inherited = [];
+
+    private function __construct()
+    {
+    }
+
+    /** PHP runs destructors after the shutdown functions, also after an exit() in one of them. */
+    public function __destruct()
+    {
+        self::shutdown();
+    }
 
     public static function report(mixed $e, mixed $route): void
     {
@@ -133,15 +159,21 @@ final class NevisionQueue
                 return;
             }
             self::$buffer[] = $error;
-            if (!$busy && self::$sending === 0 && count(self::$buffer) >= self::MAX_BATCH) {
-                self::start();
-            }
-            if (!self::$scheduled) {
+            if (self::$exitBy === null && !self::$scheduled) {
                 self::$scheduled = true;
+                self::$atExit = new self();
                 register_shutdown_function(static function (): void {
                     // Registered now, it runs after the shutdown functions registered so far.
                     register_shutdown_function(static fn () => self::shutdown());
                 });
+            }
+            if ($busy) {
+                return;
+            }
+            if (self::$exitBy !== null) {
+                self::shutdown(); // made after the send at exit (a destructor at script end): sent now
+            } elseif (self::$sending === 0 && count(self::$buffer) >= self::MAX_BATCH) {
+                self::start();
             }
         } catch (\Throwable $failure) {
             self::$lost++;
@@ -205,21 +237,60 @@ final class NevisionQueue
         return $delivered;
     }
 
-    /** At exit: sends what is buffered, after the response under PHP-FPM. */
+    /**
+     * At exit (a shutdown function, else the destructor; and any report after
+     * them): sends what is buffered, after the response where the SAPI can end it,
+     * within one budget of TIMEOUT_MS for them all. A batch leaves the buffer
+     * when it is sent, so nothing is sent twice.
+     */
     private static function shutdown(): void
     {
-        self::$scheduled = false; // a report made after this schedules another send
-        self::$busy = false; // a fatal error inside report() or flush() left it set
-        if (self::$pid !== getmypid() || (self::$sending === 0 && self::$buffer === [])) {
-            return; // nothing of this process to send: the response and the session are left alone
+        self::$busy = false; // a fatal error or an exit() inside report() or flush() left it set
+        if (self::$pid !== getmypid()) {
+            return; // nothing of this process to send
+        }
+        self::$exitBy ??= hrtime(true) + self::TIMEOUT_MS * 1_000_000;
+        if (self::$sending === 0 && self::$buffer === []) {
+            return; // the response and the session are left alone
+        }
+        if (!in_array(PHP_SAPI, ['cli', 'phpdbg', 'embed'], true)) {
+            try {
+                self::endResponse();
+            } catch (\Throwable $failure) {
+                self::logOnce('response', 'the response was not ended first: ' . $failure->getMessage());
+            }
+        }
+        $left = intdiv(self::$exitBy - hrtime(true) + 999_999, 1_000_000);
+        if ($left > 0) {
+            self::flush($left);
+            return;
+        }
+        // Reported after the sends at exit used their time.
+        $late = self::$sending + count(self::$buffer);
+        self::abort();
+        self::$buffer = [];
+        self::$lost += $late;
+        self::logOnce('late', "$late error(s) not sent: reported after the send at exit used its time");
+    }
+
+    /** A web request: releases the session and gives the visitor the response, as far as the SAPI can. */
+    private static function endResponse(): void
+    {
+        if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
+            session_write_close(); // else its lock is held until we are done
         }
         if (function_exists('fastcgi_finish_request')) {
-            if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
-                session_write_close(); // else its lock is held until we are done
+            fastcgi_finish_request(); // PHP-FPM: the visitor has the response already
+        } elseif (function_exists('litespeed_finish_request')) {
+            litespeed_finish_request(); // LiteSpeed: the same
+        } else {
+            // mod_php, php -S: the response cannot end before the script; the visitor gets the page so far.
+            $flags = PHP_OUTPUT_HANDLER_REMOVABLE | PHP_OUTPUT_HANDLER_FLUSHABLE;
+            while (ob_get_level() > 0 && (ob_get_status()['flags'] & $flags) === $flags) {
+                ob_end_flush();
             }
-            fastcgi_finish_request(); // the visitor has the response already
+            flush();
         }
-        self::flush(self::TIMEOUT_MS);
     }
 
     /**
@@ -237,8 +308,7 @@ final class NevisionQueue
         // "Uncaught class@anonymous" stops at the NUL, and so does the type.
         $exception_type = explode("\0", get_class($e), 2)[0];
         try {
-            // Cut in bytes; a cut multi-byte character becomes U+FFFD in the JSON.
-            $message = substr($e->getMessage(), 0, self::MAX_MESSAGE_LENGTH);
+            $message = self::cut($e->getMessage(), self::MAX_MESSAGE_LENGTH);
         } catch (\Throwable) {
             $message = '<unprintable>'; // an error handler threw on a message that is no string
         }
@@ -248,9 +318,12 @@ final class NevisionQueue
         } catch (\Throwable) {
             $stack = $e->getTraceAsString(); // a __toString() that throws
         }
-        $stack = substr($stack, 0, self::MAX_STACK_LENGTH);
+        $stack = self::cut($stack, self::MAX_STACK_LENGTH);
         if (!is_string($route)) {
             $route = self::text($route);
+        }
+        if ($route !== null) {
+            $route = self::cut($route, self::MAX_ROUTE_LENGTH);
         }
         $fingerprint = $exception_type . ':' . $route; // null is ""
         $timestamp_ms = (int) (microtime(true) * 1000);
@@ -283,6 +356,19 @@ final class NevisionQueue
         } catch (\Throwable) {
             return null; // a __toString() that throws
         }
+    }
+
+    /** $text cut to at most $max bytes, not inside a UTF-8 character. */
+    private static function cut(string $text, int $max): string
+    {
+        if (strlen($text) <= $max) {
+            return $text;
+        }
+        $end = $max;
+        while ($end > 0 && $end > $max - 3 && (ord($text[$end]) & 0xC0) === 0x80) {
+            $end--; // back over the continuation bytes of the character the cut falls in
+        }
+        return substr($text, 0, $end);
     }
 
     /** Moves the request in flight on without waiting; starts the next when a batch is due. */
@@ -337,6 +423,7 @@ final class NevisionQueue
     private static function send(): void
     {
         self::$retryAfter = null;
+        self::$reply = '';
         self::$stale = false;
         curl_multi_add_handle(self::$multi, self::$curl);
         self::$lastDriven = hrtime(true);
@@ -355,7 +442,6 @@ final class NevisionQueue
                 'x-nevision-api-key: ' . NEVISION_API_KEY,
                 'Expect:', // no 100-continue round trip for large batches
             ],
-            CURLOPT_RETURNTRANSFER => true,
             CURLOPT_FOLLOWLOCATION => false, // the key goes to the endpoint and nowhere else
             CURLOPT_NOSIGNAL => true,
             CURLOPT_HEADERFUNCTION => static function (\CurlHandle $curl, string $line): int {
@@ -363,6 +449,11 @@ final class NevisionQueue
                     self::$retryAfter = trim(substr($line, 12));
                 }
                 return strlen($line);
+            },
+            CURLOPT_WRITEFUNCTION => static function (\CurlHandle $curl, string $data): int {
+                $room = self::MAX_REPLY_LENGTH - strlen(self::$reply);
+                self::$reply .= substr($data, 0, max(0, $room));
+                return strlen($data) <= $room ? strlen($data) : 0; // 0 ends the transfer: CURLE_WRITE_ERROR
             },
         ]);
         return $curl;
@@ -373,7 +464,10 @@ final class NevisionQueue
     {
         $sent = self::$sending;
         $status = curl_getinfo(self::$curl, CURLINFO_RESPONSE_CODE);
-        $reply = (string) curl_multi_getcontent(self::$curl);
+        $reply = self::$reply;
+        if ($result === CURLE_WRITE_ERROR) {
+            $result = CURLE_OK; // a reply over MAX_REPLY_LENGTH, cut: read as far as it was kept
+        }
         if ($result !== CURLE_OK && $result !== CURLE_OPERATION_TIMEDOUT && self::$stale && !self::$retried) {
             // It sat undriven (a quiet worker) and the connection went stale: once more, afresh.
             curl_multi_remove_handle(self::$multi, self::$curl);

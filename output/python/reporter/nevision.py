@@ -18,24 +18,32 @@ and NEVISION_ENDPOINT (a base URL such as https://api.example.com), and fall bac
 to the values written below.
 
 ``report_error`` copies what the report needs (no frame or local variable stays
-alive) onto a queue of 1000; when the queue is full the newest report is dropped
-and counted (``dropped()``). One background thread, started on first use and again in
-a forked child (which never sends its parent's reports), sends them, up to 20 per
-request over one reused connection, through the proxy of HTTP(S)_PROXY / NO_PROXY if
-set, each request bounded by 5.0 s. A redirect is never followed. HTTP 429, 5xx and
-network errors are tried 3 times with exponential backoff (a 429's Retry-After,
-up to 60.0 s, pauses all sending), then dropped; a reply with limitReached pauses
-sending for a while; "Invalid site" and "Errors disabled" stop sending for the life of
-the process. A normal exit or ``sys.exit`` waits at most 2.0 s for the queue to be
-sent. Each kind of failure is logged once to the "nevision" logger; the reporter never
-reports its own failures.
+alive; the message cut at 4096 characters, the stack at 32768, the route at 2048)
+onto a queue of 1000; when the queue is full the newest report is dropped and
+counted (``dropped()``). It never waits for a lock of its own, so a signal handler
+may call it, and ``flush``, too. One background thread, started on first use and
+again in a forked child (which never sends its parent's reports), sends them, up to
+20 per request over one reused connection, through the proxy of HTTP(S)_PROXY /
+NO_PROXY if set, each request (connect, send and reply) bounded by 5.0 s in all. A
+redirect is never followed. HTTP 429, 5xx and network errors are tried 3 times with
+exponential backoff (a 429's Retry-After, up to 60.0 s, pauses all sending), then
+dropped; a reply with limitReached pauses sending for a while; "Invalid site" and
+"Errors disabled" stop sending for the life of the process. A normal exit or
+``sys.exit`` waits at most 2.0 s for the queue to be sent; a report made later, by an
+atexit hook registered before this module was imported, waits as long again for its
+own delivery. Each kind of failure is logged once to the "nevision" logger; the
+reporter never reports its own failures.
 """
 
 import atexit
 import base64
+import builtins
 import datetime
 import email.utils
+import functools
 import http.client
+import io
+import itertools
 import json
 import logging
 import os
@@ -91,7 +99,7 @@ API_KEY = _setting("NEVISION_API_KEY", _API_KEY, _printable)
 BASE_URL = _setting("NEVISION_ENDPOINT", _BASE_URL, _url)
 ENDPOINT = BASE_URL.rstrip("/") + "/public/errors/ingest"
 
-TIMEOUT_SECONDS = 5.0
+TIMEOUT_SECONDS = 5.0  # for a whole request: connect, send and reply
 MAX_BATCH = 20
 QUEUE_SIZE = 1000
 FLUSH_TIMEOUT_SECONDS = 2.0
@@ -102,22 +110,47 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 LIMIT_REACHED_PAUSE_SECONDS = 60.0
 MAX_MESSAGE_LENGTH = 4096
 MAX_STACK_LENGTH = 32768
+MAX_ROUTE_LENGTH = 2048
 MAX_FRAMES = 100  # innermost frames kept of each traceback in a chain
+MAX_LINKS = 20  # exceptions kept of a chain: causes, contexts and group members
+MAX_REPLY_BYTES = 65536  # a reply is a small JSON object: no more of one is read
+_GROUPS = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+
+
+
+class _Count:
+    """A count that threads and signal handlers add to without a lock: next() on an
+    itertools.count is atomic. Its value is the steps taken less those of the reads."""
+
+    def __init__(self) -> None:
+        self._steps = itertools.count()
+        self._reads = itertools.count()
+
+    def add(self, number: int = 1) -> None:
+        for _ in range(number):
+            next(self._steps)
+
+    def value(self) -> int:
+        return next(self._steps) - next(self._reads)
 
 
 class _State:
     """Everything a forked child must not share with its parent."""
 
     def __init__(self) -> None:
+        # Held only to start the worker, and never waited for.
         self.lock = threading.Lock()
-        self.queue = queue.Queue(QUEUE_SIZE)
+        self.queue = queue.SimpleQueue()  # put() is safe even in a signal handler
+        self.queued = _Count()  # reports put on the queue
+        self.finished = 0  # reports the worker is done with (written by it alone)
+        self.dropped = _Count()
         self.worker = None
-        self.dropped = 0
-        self.logged = set()  # kinds of failure already logged
+        self.logged = {}  # kinds of failure already logged
         # "Invalid site" or "Errors disabled": nothing more is sent.
         self.stopped = False
         # time.monotonic() before which nothing is sent (429, limitReached, backoff).
         self.paused_until = 0.0
+        self.exited = False  # whether the exit flush has run
+        self.late_deadline = None  # when reports made after the exit flush stop waiting
 
 
 def _reset() -> None:
@@ -139,41 +172,46 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
     try:
         if getattr(_worker_thread, "active", False):
             return  # a report from inside the reporter: never report our own failures
+        # A report that cannot be queued is not even copied.
         if state.queue.qsize() >= QUEUE_SIZE:
-            raise queue.Full  # spare the copy of a report that cannot be queued
+            state.dropped.add()
+            _log_once(
+                state, "full", f"{QUEUE_SIZE} reports queued: newer ones are dropped"
+            )
+            return
         item = _capture(exc, route)
         if state.worker is None:
             _start_worker(state)
-        state.queue.put_nowait(item)
-    except queue.Full:
-        _drop(state, 1)
-        _log_once(state, "full", f"{QUEUE_SIZE} reports queued: newer ones are dropped")
+        state.queue.put(item)
+        state.queued.add()
+        # From an atexit hook run after ours: nothing else waits for this report.
+        if state.exited:
+            _deliver_late(state)
     except Exception as failure:  # never replace the caller's exception
-        _drop(state, 1)
-        _log_once(state, "report", f"report dropped: {failure!r}")
+        try:
+            state.dropped.add()
+            _log_once(state, "report", f"report dropped: {failure!r}")
+        except Exception:
+            pass  # near the recursion limit even this fails: the caller must not see it
 
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
-    """Wait until every queued report has been sent or dropped; False on timeout."""
+    """Wait until every report queued so far has been sent or dropped; False on timeout."""
     state = _state
+    queued = state.queued.value()
     deadline = time.monotonic() + timeout
-    with state.queue.all_tasks_done:
-        while state.queue.unfinished_tasks:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            state.queue.all_tasks_done.wait(left)
+    # Polled, not waited for on a lock: a signal handler may flush while this one waits.
+    while state.finished < queued:
+        left = deadline - time.monotonic()
+        if state.worker is None or left <= 0:
+            return False
+        time.sleep(min(left, 0.005))
     return True
 
 
 def dropped() -> int:
     """How many reports were dropped: queue full, refused, or failed after retries."""
-    return _state.dropped
-
-
-def _drop(state: _State, count: int) -> None:
-    with state.lock:
-        state.dropped += count
+    return _state.dropped.value()
 
 
 def _capture(exc: BaseException, route: object) -> tuple:
@@ -187,9 +225,8 @@ def _capture(exc: BaseException, route: object) -> tuple:
     while last is not None and last.tb_next is not None:
         last = last.tb_next
     exception_type = _type_name(exc)
-    message = _text(exc, "<unprintable " + exception_type + ">")
-    message = message[:MAX_MESSAGE_LENGTH]
-    route = None if route is None else _text(route, None)
+    message = _text(exc, "<unprintable " + exception_type + ">", MAX_MESSAGE_LENGTH)
+    route = None if route is None else _text(route, None, MAX_ROUTE_LENGTH)
     fingerprint = (exception_type or "") + ":" + (route or "")
     timestamp_ms = int(time.time() * 1000)
     filename = last.tb_frame.f_code.co_filename if last else None
@@ -207,13 +244,67 @@ def _capture(exc: BaseException, route: object) -> tuple:
     }
     if isinstance(exc, BaseException):
         try:
-            stack = traceback.TracebackException(
-                type(exc), exc, tb, limit=-MAX_FRAMES, lookup_lines=False
-            )
-            _trim(stack)
+            stack = _summary(exc)
         except Exception:
             stack = None  # a class whose name raises: sent without its stack
     return error, stack
+
+
+def _summary(exc: BaseException) -> traceback.TracebackException:
+    """The stack of ``exc`` and its chain, holding no frame and little text: all of it when
+    that is at most MAX_LINKS exceptions, else only its newest links, so the work done
+    here stays bounded."""
+    if not _few_links(exc):
+        return _newest_links(exc)
+    summary = traceback.TracebackException(
+        type(exc), exc, exc.__traceback__, limit=-MAX_FRAMES, lookup_lines=False
+    )
+    _trim(summary)
+    return summary
+
+
+def _few_links(exc: BaseException) -> bool:
+    """Whether ``exc``, its causes, contexts and group members are at most MAX_LINKS."""
+    seen, todo = set(), [exc]
+    while todo:
+        value = todo.pop()
+        if value is None or id(value) in seen:
+            continue
+        seen.add(id(value))
+        members = value.exceptions if isinstance(value, _GROUPS) else ()
+        if len(seen) > MAX_LINKS or len(members) > MAX_LINKS:
+            return False
+        todo += [value.__cause__, value.__context__, *members]
+    return True
+
+
+def _newest_links(exc: BaseException) -> traceback.TracebackException:
+    """The newest MAX_LINKS exceptions of a long chain, each taken alone (without its group
+    members or notes) and linked as Python prints a chain."""
+    newest = link = cause = None
+    value, seen = exc, set()
+    while value is not None and id(value) not in seen and len(seen) < MAX_LINKS:
+        seen.add(id(value))
+        summary = traceback.TracebackException(
+            type(value),
+            None,
+            value.__traceback__,
+            limit=-MAX_FRAMES,
+            lookup_lines=False,
+        )
+        summary._str = _text(value, "<exception str() failed>", MAX_MESSAGE_LENGTH)
+        if link is None:
+            newest = summary
+        elif value is cause:
+            link.__cause__ = summary
+        else:
+            link.__context__ = summary
+        link, cause = summary, value.__cause__
+        if cause is None and not value.__suppress_context__:
+            value = value.__context__
+        else:
+            value = cause
+    return newest
 
 
 def _trim(summary: traceback.TracebackException) -> None:
@@ -222,12 +313,18 @@ def _trim(summary: traceback.TracebackException) -> None:
     chain = [summary]
     while chain:
         link = chain.pop()
-        if link is None or id(link) in seen or len(seen) >= MAX_FRAMES:
+        if link is None or id(link) in seen:
             continue
         seen.add(id(link))
         text = getattr(link, "_str", None)
-        if isinstance(text, str) and len(text) > MAX_MESSAGE_LENGTH:
-            link._str = text[:MAX_MESSAGE_LENGTH]
+        if isinstance(text, str):
+            link._str = str.__str__(text)[:MAX_MESSAGE_LENGTH]
+        notes = getattr(link, "__notes__", None)
+        if isinstance(notes, (list, tuple)):
+            notes = notes[:MAX_LINKS]
+            link.__notes__ = [
+                _text(note, "<note str() failed>", MAX_MESSAGE_LENGTH) for note in notes
+            ]
         chain += [
             link.__cause__,
             link.__context__,
@@ -248,7 +345,9 @@ def _payload_error(item: tuple) -> dict:
 
 
 def _start_worker(state: _State) -> None:
-    with state.lock:
+    if not state.lock.acquire(blocking=False):
+        return  # another thread, or the code this signal handler interrupted, starts it
+    try:
         if state.worker is None:
             worker = threading.Thread(target=_work, args=(state,), daemon=True)
             worker.name = "nevision-reporter"
@@ -258,6 +357,8 @@ def _start_worker(state: _State) -> None:
             util = sys.modules.get("multiprocessing.util")
             if util is not None:
                 util.Finalize(None, _flush_at_exit, exitpriority=10)
+    finally:
+        state.lock.release()
 
 
 def _work(state: _State) -> None:
@@ -270,27 +371,46 @@ def _work(state: _State) -> None:
                 batch.append(state.queue.get_nowait())
             except queue.Empty:
                 break
-        errors = []
-        for item in batch:
-            try:
-                errors.append(_payload_error(item))
-            except Exception as failure:  # one bad report is dropped, not its batch
-                _log_once(state, "format", f"report dropped: {failure!r}")
+        delivered = 0
         try:
-            connection, delivered = _deliver(state, connection, errors)
+            connection, delivered = _deliver(state, connection, _encode(state, batch))
         except Exception as failure:  # the worker must outlive any surprise
-            _log_once(state, "worker", f"{len(errors)} error(s) dropped: {failure!r}")
-            delivered = 0
-        _drop(state, len(batch) - delivered)
-        for _ in batch:
-            state.queue.task_done()
+            if connection is not None:
+                connection.close()
+            connection = None
+            try:
+                _log_once(
+                    state, "worker", f"{len(batch)} error(s) dropped: {failure!r}"
+                )
+            except Exception:
+                pass
+        state.dropped.add(len(batch) - delivered)
+        state.finished += len(batch)
+
+
+def _encode(state: _State, batch: list) -> list:
+    """Each report's error object as JSON: one that cannot be is dropped, not its batch."""
+    errors = []
+    for item in batch:
+        try:
+            errors.append(json.dumps(_payload_error(item)))
+        except Exception as failure:
+            _log_once(state, "format", f"report dropped: {failure!r}")
+    return errors
+
+
+def _body(errors: list) -> bytes:
+    """The request body around errors already turned into JSON one by one."""
+    site = json.dumps("siteId") + ": " + json.dumps(SITE_ID)
+    listed = json.dumps("errors") + ": [" + ", ".join(errors) + "]"
+    return ("{" + site + ", " + listed + "}").encode("ascii")
 
 
 def _deliver(state: _State, connection, errors: list):
     """Send one batch; return the connection to reuse and how many errors were accepted."""
     if state.stopped or not errors:
         return connection, 0
-    body = json.dumps({"siteId": SITE_ID, "errors": errors}).encode("ascii")
+    body = _body(errors)
     problem = ""
     backoff = INITIAL_BACKOFF_SECONDS
     for attempt in range(RETRY_ATTEMPTS):
@@ -299,19 +419,7 @@ def _deliver(state: _State, connection, errors: list):
             time.sleep(pause)
         try:
             connection = connection or _connect()
-            connection.request(
-                "POST",
-                connection.nevision_target,
-                body,
-                {
-                    **connection.nevision_headers,
-                    "Content-Type": "application/json",
-                    "x-nevision-api-key": API_KEY,
-                },
-            )
-            response = connection.getresponse()
-            status, data = response.status, response.read()
-            retry_after = response.getheader("Retry-After")
+            status, retry_after, data = _post(connection, body)
         except (OSError, http.client.HTTPException) as failure:
             if connection is not None:
                 connection.close()
@@ -337,6 +445,67 @@ def _deliver(state: _State, connection, errors: list):
         f"{len(errors)} error(s) dropped after {RETRY_ATTEMPTS} tries: {problem}",
     )
     return connection, 0
+
+
+def _post(connection: http.client.HTTPConnection, body: bytes) -> tuple:
+    """POST ``body``; return the status, the Retry-After header and at most MAX_REPLY_BYTES
+    of the reply. Connecting, sending and the whole reply share one deadline, however
+    slowly the endpoint answers."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    connection.response_class = functools.partial(_Reply, deadline=deadline)
+    if connection.sock is None:
+        connection.connect()
+    connection.sock.settimeout(_left(deadline))
+    connection.request(
+        "POST",
+        connection.nevision_target,
+        body,
+        {
+            **connection.nevision_headers,
+            "Content-Type": "application/json",
+            "x-nevision-api-key": API_KEY,
+        },
+    )
+    response = connection.getresponse()
+    reply = response.read(MAX_REPLY_BYTES)
+    if not response.isclosed():  # the rest of a longer reply is never read
+        connection.close()
+    return response.status, response.getheader("Retry-After"), reply
+
+
+class _Reply(http.client.HTTPResponse):
+    """A reply read by its request's deadline, however slowly its bytes come."""
+
+    def __init__(self, sock, *args, deadline: float, **kwargs) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp = io.BufferedReader(_ReadBy(self.fp.detach(), sock, deadline))
+
+
+class _ReadBy(io.RawIOBase):
+    """A socket's bytes, each read given only the time left before ``deadline``."""
+
+    def __init__(self, socket_io, sock, deadline: float) -> None:
+        super().__init__()
+        self.socket_io, self.sock, self.deadline = socket_io, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> Optional[int]:
+        self.sock.settimeout(_left(self.deadline))
+        return self.socket_io.readinto(buffer)
+
+    def close(self) -> None:
+        self.socket_io.close()
+        super().close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline``; a timeout once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no reply within {TIMEOUT_SECONDS} s")
+    return left
 
 
 def _retry_after(value: Optional[str], default: float) -> float:
@@ -424,11 +593,14 @@ def _connect() -> http.client.HTTPConnection:
     return connection
 
 
-def _text(value: object, fallback: Optional[str]) -> Optional[str]:
+def _text(value: object, fallback: Optional[str], limit: int) -> Optional[str]:
+    """``str(value)`` as plain text of at most ``limit`` characters; ``fallback`` if it raises."""
     try:
-        return str(value)
+        # str() may return a str subclass, whose slicing can give anything: take its text.
+        text = str.__str__(str(value))
     except Exception:
-        return fallback
+        text = fallback
+    return None if text is None else text[:limit]
 
 
 def _type_name(value: object) -> str:
@@ -452,20 +624,34 @@ def _name_of(kind: type, attribute: str) -> Optional[str]:
         return None
 
 
-def _log_once(state: _State, kind: str, line: str) -> None:
-    with state.lock:
-        if kind in state.logged:
-            return
-        state.logged.add(kind)
-    try:
-        _logger.warning("nevision: %s", line)
-    except Exception:
-        pass  # a failing log handler must neither reach the caller nor stop the worker
+def _log_once(state: _State, kind: object, line: str) -> None:
+    first = object()
+    if state.logged.setdefault(kind, first) is first:  # atomic: one caller sees its own
+        try:
+            _logger.warning("nevision: %s", line)
+        except Exception:
+            pass  # a failing log handler must neither reach the caller nor stop the worker
+
+
+def _unfinished(state: _State) -> int:
+    return max(0, state.queued.value() - state.finished)
 
 
 @atexit.register
 def _flush_at_exit() -> None:
     state = _state
     if state.worker is not None and not flush():
-        left = state.queue.unfinished_tasks
-        _log_once(state, "exit", f"{left} error(s) not delivered before exit")
+        _log_once(
+            state, "exit", f"{_unfinished(state)} error(s) not delivered before exit"
+        )
+    state.exited = True
+
+
+def _deliver_late(state: _State) -> None:
+    """Wait for a report made after the exit flush, as long as that flush could at most."""
+    if state.late_deadline is None:
+        state.late_deadline = time.monotonic() + FLUSH_TIMEOUT_SECONDS
+    if not flush(state.late_deadline - time.monotonic()):
+        _log_once(
+            state, "exit", f"{_unfinished(state)} error(s) not delivered before exit"
+        )

@@ -13,35 +13,47 @@ Usage::
         report_error(exc, "/checkout")  # returns at once and never raises
         raise
 
-The call only copies what the report needs; one background thread sends, up to
-20 per request, each request bounded by a 5.0 s timeout, through the proxy of
-HTTP(S)_PROXY if set, never following a redirect. At most 1000 reports wait;
-more are dropped. An HTTP 429 pauses sending for its Retry-After. Reports still queued
-at exit are delivered first: exit waits about 5.0 s at most. A forked child sends
-only its own reports. Each kind of failure is logged once to the "nevision" logger.
+The call only copies what the report needs (the message cut at 4096 characters,
+the stack at 32768, the route at 2048) and never waits for a lock of its own, so
+a signal handler may call it too. One background thread sends, up to 20 per request,
+each request (connect, send and reply) bounded by 5.0 s in all, through the proxy
+of HTTP(S)_PROXY if set, never following a redirect. At most 1000 reports wait; more
+are dropped. An HTTP 429 pauses sending for its Retry-After. Reports still queued at
+exit are delivered first: exit waits about 5.0 s at most; a report made later, by an
+atexit hook registered before this module was imported, waits as long again for its
+own delivery. A forked child sends only its own reports. Each kind of failure is
+logged once to the "nevision" logger.
 """
 
 import atexit
+import base64
 import datetime
 import email.utils
+import functools
+import http.client
+import io
+import itertools
 import json
 import logging
 import os
+import queue
 import sys
 import threading
 import time
 import traceback
-import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Optional
 
 ENDPOINT = "https://api.nevision.app/public/errors/ingest"
 SITE_ID = "YOUR_SITE_ID"
 API_KEY = "YOUR_API_KEY"
-TIMEOUT_SECONDS = 5.0
+TIMEOUT_SECONDS = 5.0  # for a whole request: connect, send and reply
 MAX_BATCH = 20
 MAX_MESSAGE_LENGTH = 4096
 MAX_STACK_LENGTH = 32768
+MAX_ROUTE_LENGTH = 2048
+MAX_REPLY_BYTES = 65536  # a reply is a small JSON object: no more of one is read
 QUEUE_SIZE = 1000
 MAX_PAUSE_SECONDS = 60.0  # longest Retry-After honoured
 PAUSE_SECONDS = 0.5  # after a 429 that names none
@@ -50,13 +62,34 @@ _logger = logging.getLogger("nevision")
 _finalizer_pid = 0  # the process whose multiprocessing finalizer is registered
 
 
+class _Count:
+    """A count that threads and signal handlers add to without a lock: next() on an
+    itertools.count is atomic. Its value is the steps taken less those of the reads."""
+
+    def __init__(self) -> None:
+        self._steps = itertools.count()
+        self._reads = itertools.count()
+
+    def add(self) -> None:
+        next(self._steps)
+
+    def value(self) -> int:
+        return next(self._steps) - next(self._reads)
+
+
 def _reset() -> None:
-    global _lock, _pending, _sender, _paused_until, _logged
-    _lock = threading.Lock()
-    _pending = []  # errors waiting for the sender thread
-    _sender = None  # the sender thread while it runs
+    global _lock, _pending, _queued, _finished, _sender, _paused_until, _logged, _exited
+    global _late_deadline
+    _lock = threading.Lock()  # held only to start the sender, and never waited for
+    # Errors for the sender; put() on a SimpleQueue is safe even in a signal handler.
+    _pending = queue.SimpleQueue()
+    _queued = _Count()  # errors put on _pending
+    _finished = 0  # errors the sender is done with, sent or not (written by it alone)
+    _sender = None  # the sender thread, once started
     _paused_until = 0.0  # time.monotonic() before which nothing is sent (HTTP 429)
-    _logged = set()  # kinds of failure already logged
+    _logged = {}  # kinds of failure already logged
+    _exited = False  # whether the exit flush has run
+    _late_deadline = None  # when reports made after the exit flush stop waiting
 
 
 _reset()
@@ -71,15 +104,17 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
     ``except`` block right before ``raise``. ``route`` may be None or any object.
     """
     try:
+        if _pending.qsize() >= QUEUE_SIZE:
+            _log_once("full", f"{QUEUE_SIZE} reports waiting: newer ones are dropped")
+            return
         is_exception = isinstance(exc, BaseException)
         tb = exc.__traceback__ if is_exception else None
         frames = traceback.extract_tb(tb)
         last = frames[-1] if frames else None
         exception_type = _type_name(exc)
-        message = _text(exc, "<unprintable " + exception_type + ">")
-        message = message[:MAX_MESSAGE_LENGTH]
+        message = _text(exc, "<unprintable " + exception_type + ">", MAX_MESSAGE_LENGTH)
         stack = _stack(exc, tb) if is_exception else None
-        route = None if route is None else _text(route, None)
+        route = None if route is None else _text(route, None, MAX_ROUTE_LENGTH)
         fingerprint = (exception_type or "") + ":" + (route or "")
         timestamp_ms = int(time.time() * 1000)
         filename = last.filename if last else None
@@ -95,30 +130,32 @@ def report_error(exc: BaseException, route: Optional[str] = None) -> None:
             "lineno": lineno,
         }
         error = {key: value for key, value in error.items() if value is not None}
-        _enqueue(error)
+        if _sender is None:
+            _start_sender()
+        _pending.put(error)
+        _queued.add()
+        if _exited:  # from an atexit hook run after ours: nothing else waits for it
+            _deliver_late()
     except Exception as failure:  # never replace the caller's exception
-        _log_once("report", f"report dropped: {failure!r}")
+        try:
+            _log_once("report", f"report dropped: {failure!r}")
+        except Exception:
+            pass  # near the recursion limit even this fails: the caller must not see it
 
 
-def _enqueue(error: dict) -> None:
+def _start_sender() -> None:
     global _sender
-    with _lock:
-        full = len(_pending) >= QUEUE_SIZE
-        if not full:
-            _pending.append(error)
-            if _sender is None:
-                sender = threading.Thread(
-                    target=_send_pending, name="nevision-report", daemon=True
-                )
-                try:
-                    sender.start()
-                except Exception:
-                    _pending.pop()
-                    raise
-                _sender = sender
-                _flush_in_multiprocessing_children()
-    if full:  # logged outside the lock: a logging handler may report again
-        _log_once("full", f"{QUEUE_SIZE} reports waiting: newer ones are dropped")
+    if not _lock.acquire(blocking=False):
+        return  # another thread, or the code this signal handler interrupted, starts it
+    try:
+        if _sender is None:
+            sender = threading.Thread(target=_send_pending, daemon=True)
+            sender.name = "nevision-report"
+            sender.start()
+            _sender = sender
+            _flush_in_multiprocessing_children()
+    finally:
+        _lock.release()
 
 
 def _flush_in_multiprocessing_children() -> None:
@@ -131,23 +168,22 @@ def _flush_in_multiprocessing_children() -> None:
 
 
 def _send_pending() -> None:
-    global _sender
+    global _finished
     while True:
-        with _lock:
-            batch = _pending[:MAX_BATCH]
-            del _pending[:MAX_BATCH]
-            if not batch:
-                _sender = None
-                return
-        _send(batch)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # the endpoint never redirects: the key goes nowhere else
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
+        batch = [_pending.get()]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(_pending.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            _send(batch)
+        except Exception as failure:  # the sender must outlive any surprise
+            try:
+                _log_once("sender", f"{len(batch)} error(s) not sent: {failure!r}")
+            except Exception:
+                pass
+        _finished += len(batch)
 
 
 def _send(batch: list) -> None:
@@ -155,28 +191,144 @@ def _send(batch: list) -> None:
     pause = _paused_until - time.monotonic()
     if pause > 0:
         time.sleep(pause)
-    body = json.dumps({"siteId": SITE_ID, "errors": batch})
-    request = urllib.request.Request(
-        ENDPOINT,
-        data=body.encode("ascii"),
-        method="POST",
-        headers={"Content-Type": "application/json", "x-nevision-api-key": API_KEY},
-    )
+    errors = []
+    for error in batch:
+        try:
+            errors.append(json.dumps(error))
+        except Exception as failure:  # a report that is not JSON costs only itself
+            _log_once("json", f"report dropped: {failure!r}")
+    if not errors:
+        return
+    connection = None
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            reply = json.loads(response.read())
-        if reply.get("accepted", 0) < len(batch):
-            _log_once("accepted", f"{len(batch)} error(s) not all accepted: {reply}")
-    except urllib.error.HTTPError as failure:
-        if failure.code == 429:
-            _paused_until = time.monotonic() + _retry_after(
-                failure.headers.get("Retry-After")
-            )
+        connection = _connect()
+        status, retry_after, reply = _post(connection, _body(errors))
+    except (OSError, http.client.HTTPException) as failure:
+        _log_once(type(failure), f"{len(errors)} error(s) not sent: {failure!r}")
+        return
+    finally:
+        if connection is not None:
+            connection.close()
+    if status == 429:
+        _paused_until = time.monotonic() + _retry_after(retry_after)
+    if status != 200:
+        _log_once(status, f"{len(errors)} error(s) not accepted: HTTP {status}")
+        return
+    try:
+        accepted = json.loads(reply).get("accepted", 0)
+    except (ValueError, AttributeError):
+        accepted = None  # not the JSON object a reply is
+    if not isinstance(accepted, int) or accepted < len(errors):
         _log_once(
-            failure.code, f"{len(batch)} error(s) not accepted: HTTP {failure.code}"
+            "accepted", f"{len(errors)} error(s) not all accepted: {reply[:200]!r}"
         )
-    except Exception as failure:
-        _log_once(type(failure), f"{len(batch)} error(s) not sent: {failure!r}")
+
+
+def _body(errors: list) -> bytes:
+    """The request body around errors already turned into JSON one by one."""
+    site = json.dumps("siteId") + ": " + json.dumps(SITE_ID)
+    listed = json.dumps("errors") + ": [" + ", ".join(errors) + "]"
+    return ("{" + site + ", " + listed + "}").encode("ascii")
+
+
+def _post(connection: http.client.HTTPConnection, body: bytes) -> tuple:
+    """POST ``body``; return the status, the Retry-After header and at most MAX_REPLY_BYTES
+    of the reply. Connecting, sending and the whole reply share one deadline, however
+    slowly the endpoint answers."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    connection.response_class = functools.partial(_Reply, deadline=deadline)
+    if connection.sock is None:
+        connection.connect()
+    connection.sock.settimeout(_left(deadline))
+    connection.request(
+        "POST",
+        connection.nevision_target,
+        body,
+        {
+            **connection.nevision_headers,
+            "Content-Type": "application/json",
+            "x-nevision-api-key": API_KEY,
+        },
+    )
+    response = connection.getresponse()
+    reply = response.read(MAX_REPLY_BYTES)
+    if not response.isclosed():  # the rest of a longer reply is never read
+        connection.close()
+    return response.status, response.getheader("Retry-After"), reply
+
+
+class _Reply(http.client.HTTPResponse):
+    """A reply read by its request's deadline, however slowly its bytes come."""
+
+    def __init__(self, sock, *args, deadline: float, **kwargs) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp = io.BufferedReader(_ReadBy(self.fp.detach(), sock, deadline))
+
+
+class _ReadBy(io.RawIOBase):
+    """A socket's bytes, each read given only the time left before ``deadline``."""
+
+    def __init__(self, socket_io, sock, deadline: float) -> None:
+        super().__init__()
+        self.socket_io, self.sock, self.deadline = socket_io, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> Optional[int]:
+        self.sock.settimeout(_left(self.deadline))
+        return self.socket_io.readinto(buffer)
+
+    def close(self) -> None:
+        self.socket_io.close()
+        super().close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline``; a timeout once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no reply within {TIMEOUT_SECONDS} s")
+    return left
+
+
+def _connect() -> http.client.HTTPConnection:
+    """A connection to the endpoint, or to the proxy the environment names for it.
+
+    Its ``nevision_target`` is the request target and ``nevision_headers`` what a plain
+    HTTP proxy needs beside it. A redirect is an answer like any other: never followed.
+    """
+    parts = urllib.parse.urlsplit(ENDPOINT)
+    https = parts.scheme == "https"
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    headers = {}
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    if not proxy or urllib.request.proxy_bypass(host):
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
+        target = parts.path
+    else:
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        if via.username:
+            login = (
+                urllib.parse.unquote(via.username)
+                + ":"
+                + urllib.parse.unquote(via.password or "")
+            )
+            headers["Proxy-Authorization"] = (
+                "Basic " + base64.b64encode(login.encode()).decode()
+            )
+        address = (via.hostname, via.port or 80)
+        if https:
+            connection = http.client.HTTPSConnection(*address, timeout=TIMEOUT_SECONDS)
+            connection.set_tunnel(parts.hostname, parts.port or 443, headers)
+            headers, target = {}, parts.path
+        else:
+            connection = http.client.HTTPConnection(*address, timeout=TIMEOUT_SECONDS)
+            target = ENDPOINT
+    connection.nevision_target = target
+    connection.nevision_headers = headers
+    return connection
 
 
 def _retry_after(value: Optional[str]) -> float:
@@ -194,11 +346,14 @@ def _retry_after(value: Optional[str]) -> float:
     return min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
 
 
-def _text(value: object, fallback: Optional[str]) -> Optional[str]:
+def _text(value: object, fallback: Optional[str], limit: int) -> Optional[str]:
+    """``str(value)`` as plain text of at most ``limit`` characters; ``fallback`` if it raises."""
     try:
-        return str(value)
+        # str() may return a str subclass, whose slicing can give anything: take its text.
+        text = str.__str__(str(value))
     except Exception:
-        return fallback
+        text = fallback
+    return None if text is None else text[:limit]
 
 
 def _type_name(value: object) -> str:
@@ -233,17 +388,42 @@ def _stack(exc: BaseException, tb: object) -> Optional[str]:
 
 
 def _log_once(kind: object, line: str) -> None:
-    if kind not in _logged:
-        _logged.add(kind)
+    first = object()
+    if _logged.setdefault(kind, first) is first:  # atomic: one caller sees its own
         try:
             _logger.warning("nevision: %s", line)
         except Exception:
             pass  # a failing log handler must not reach the caller
 
 
+def _sent_by(deadline: float) -> bool:
+    """Wait until the sender is done with every error queued so far; False at ``deadline``."""
+    queued = _queued.value()
+    while _finished < queued:
+        left = deadline - time.monotonic()
+        if _sender is None or left <= 0:
+            return False
+        time.sleep(min(left, 0.01))
+    return True
+
+
+def _unsent() -> int:
+    return max(0, _queued.value() - _finished)
+
+
 @atexit.register
 def _deliver_before_exit() -> None:
-    # The request's own timeout ends the wait; the half second lets its failure be logged.
-    sender = _sender
-    if sender is not None:
-        sender.join(TIMEOUT_SECONDS + 0.5)
+    global _exited
+    # Each request ends within TIMEOUT_SECONDS; the half second lets its failure be logged.
+    if not _sent_by(time.monotonic() + TIMEOUT_SECONDS + 0.5):
+        _log_once("exit", f"{_unsent()} error(s) not sent before exit")
+    _exited = True
+
+
+def _deliver_late() -> None:
+    """Wait for a report made after the exit flush, as long as that flush could at most."""
+    global _late_deadline
+    if _late_deadline is None:
+        _late_deadline = time.monotonic() + TIMEOUT_SECONDS + 0.5
+    if not _sent_by(_late_deadline):
+        _log_once("exit", f"{_unsent()} error(s) not sent before exit")

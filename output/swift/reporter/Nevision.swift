@@ -71,6 +71,7 @@ public enum Nevision {
     private static let limitReachedPause: TimeInterval = 60.0
     private static let maxMessageLength = 4096
     private static let maxStackLength = 32768
+    private static let maxRouteLength = 2048
 
     // Shared with the callers; guarded by `state`.
     private static let state = NSCondition()
@@ -95,7 +96,8 @@ public enum Nevision {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout  // the whole request, connect included
-        return URLSession(configuration: configuration)
+        return URLSession(
+            configuration: configuration, delegate: RefuseRedirects(), delegateQueue: nil)
     }()
 
     /// Registered once, on first use: a normal exit waits for the queue, briefly.
@@ -112,7 +114,8 @@ public enum Nevision {
         }
         // Swift errors carry no stack trace: the caller's stack is the only one there is.
         let pending = Pending(
-            error: error, route: route, file: file, line: line, stack: Thread.callStackSymbols,
+            error: error, route: String(route.prefix(maxRouteLength)), file: file, line: line,
+            stack: Thread.callStackSymbols,
             timestampMs: Int(Date().timeIntervalSince1970 * 1000))
         _ = exitHook
         state.lock()
@@ -357,5 +360,17 @@ public enum Nevision {
         let line: Int
         let stack: [String]
         let timestampMs: Int
+    }
+}
+
+/// Refuses every redirect: the API key goes to the endpoint and nowhere else, and the
+/// redirect's own response is what the request gets.
+private final class RefuseRedirects: NSObject, URLSessionTaskDelegate {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask,
+        willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }

@@ -13,9 +13,11 @@
 //
 // Reports are sent in the background with URLSession, up to maxBatchSize per request,
 // each request bounded by timeout; reports made while a request is in flight go out
-// together in the next one. A program that exits right after reporting still delivers:
-// exit waits up to timeout for the request in flight. A report the endpoint does not
-// accept is written once to stderr.
+// together in the next one. At most queueSize wait (more are dropped); message, stack
+// and route are cut at 4096, 32768 and 2048 characters. A program that exits right
+// after reporting still delivers: exit waits up to timeout for the request in flight.
+// Redirects are never followed, so the key goes only to the endpoint. Each kind of
+// failure is written once to stderr.
 
 import Foundation
 #if canImport(FoundationNetworking)
@@ -28,17 +30,23 @@ public enum Nevision {
     private static let apiKey = "YOUR_API_KEY"
     private static let timeout: TimeInterval = 5.0
     private static let maxBatchSize = 20
+    private static let queueSize = 1000
+    private static let maxMessageLength = 4096
+    private static let maxStackLength = 32768
+    private static let maxRouteLength = 2048
 
     private static let lock = NSLock()
     private static var pending: [[String: Any]] = []
     private static var isSending = false
+    private static var logged: Set<String> = []  // kinds of failure already written to stderr
     private static let inFlight = DispatchGroup()
 
     private static let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout  // the whole request, connect included
-        return URLSession(configuration: configuration)
+        return URLSession(
+            configuration: configuration, delegate: RefuseRedirects(), delegateQueue: nil)
     }()
 
     /// Registered once, on first use: at exit, wait for the request in flight.
@@ -51,8 +59,9 @@ public enum Nevision {
     /// Never throws and never waits for the network, so it is safe in any `catch` block.
     public static func report(_ error: Error, route: String, file: String = #fileID, line: Int = #line) {
         let exceptionType = String(reflecting: type(of: error))
-        let message = String(describing: error)
-        let stack = Thread.callStackSymbols.joined(separator: "\n")
+        let message = String(String(describing: error).prefix(maxMessageLength))
+        let stack = String(Thread.callStackSymbols.joined(separator: "\n").prefix(maxStackLength))
+        let route = String(route.prefix(maxRouteLength))
         let fingerprint = exceptionType + ":" + route
         let timestampMs = Int(Date().timeIntervalSince1970 * 1000)
         let filename = file
@@ -71,6 +80,10 @@ public enum Nevision {
 
         _ = exitHook
         lock.lock()
+        guard pending.count < queueSize else {
+            lock.unlock()
+            return  // the queue is full: the newest report is dropped
+        }
         pending.append(entry)
         let startsSending = !isSending
         isSending = true
@@ -96,7 +109,7 @@ public enum Nevision {
         let count = batch.count
         let body: [String: Any] = ["siteId": siteID, "errors": batch]
         guard let url = endpoint, let json = try? JSONSerialization.data(withJSONObject: body) else {
-            log("\(count) error(s) not sent: invalid endpoint or body")
+            logOnce("body", "\(count) error(s) not sent: invalid endpoint or body")
             finishSending()
             return
         }
@@ -107,13 +120,13 @@ public enum Nevision {
         request.httpBody = json
         session.dataTask(with: request) { data, response, error in
             if let error = error {
-                log("\(count) error(s) not delivered: \(error.localizedDescription)")
+                logOnce("network", "\(count) error(s) not delivered: \(error.localizedDescription)")
             } else {
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                 let accepted = status == 200 ? acceptedCount(in: data) : 0
                 if accepted < count {
                     let reply = String(decoding: data ?? Data(), as: UTF8.self)
-                    log("\(count - accepted) of \(count) error(s) not accepted: HTTP \(status) \(reply)")
+                    logOnce("reply", "\(count - accepted) of \(count) error(s) not accepted: HTTP \(status) \(reply)")
                 }
             }
             finishSending()
@@ -139,8 +152,27 @@ public enum Nevision {
         _ = inFlight.wait(timeout: .now() + timeout)
     }
 
-    private static func log(_ line: String) {
+    /// Writes `line` to stderr the first time `kind` of failure happens.
+    private static func logOnce(_ kind: String, _ line: String) {
+        lock.lock()
+        let isNew = logged.insert(kind).inserted
+        lock.unlock()
+        guard isNew else {
+            return
+        }
         let text = "nevision: " + line.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
         FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// Refuses every redirect: the API key goes to the endpoint and nowhere else, and the
+/// redirect's own response is what the request gets.
+private final class RefuseRedirects: NSObject, URLSessionTaskDelegate {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask,
+        willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }
