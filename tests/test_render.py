@@ -128,7 +128,7 @@ def test_values_reach_the_code_only_as_literals(language: Language, variant: str
 SPEC_CHANGES = {
     "header": (("api_key_header: x-nevision-api-key", "api_key_header: x-acme-token"),),
     "timeout": (("timeout_ms: 5000", "timeout_ms: 7250"),),
-    "batch limit": (("max_errors: 20", "max_errors: 17"),),
+    "batch limit": (("max_errors: 20", "max_errors: 37"),),
     "base url": (("base_url: https://api.nevision.app", "base_url: https://ingest.acme.example"),),
 }
 
@@ -139,7 +139,7 @@ def expected_marker(change: str, language: Language) -> str:
     if change == "timeout":
         return "7.25" if language.name in ("python", "swift", "ruby") else "7250"
     if change == "batch limit":
-        return "17"
+        return "37"
     return "https://ingest.acme.example"  # the reporter adds the spec's path at run time
 
 
