@@ -508,6 +508,45 @@ def _left(deadline: float) -> float:
     return left
 
 
+def _connect() -> http.client.HTTPConnection:
+    """A connection to the endpoint, or to the proxy the environment names for it.
+
+    Its ``nevision_target`` is the request target and ``nevision_headers`` what a plain
+    HTTP proxy needs beside it. A redirect is an answer like any other: never followed.
+    """
+    parts = urllib.parse.urlsplit(ENDPOINT)
+    https = parts.scheme == "https"
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    headers = {}
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    if not proxy or urllib.request.proxy_bypass(host):
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
+        target = parts.path
+    else:
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        if via.username:
+            login = (
+                urllib.parse.unquote(via.username)
+                + ":"
+                + urllib.parse.unquote(via.password or "")
+            )
+            headers["Proxy-Authorization"] = (
+                "Basic " + base64.b64encode(login.encode()).decode()
+            )
+        address = (via.hostname, via.port or 80)
+        if https:
+            connection = http.client.HTTPSConnection(*address, timeout=TIMEOUT_SECONDS)
+            connection.set_tunnel(parts.hostname, parts.port or 443, headers)
+            headers, target = {}, parts.path
+        else:
+            connection = http.client.HTTPConnection(*address, timeout=TIMEOUT_SECONDS)
+            target = ENDPOINT
+    connection.nevision_target = target
+    connection.nevision_headers = headers
+    return connection
+
+
 def _retry_after(value: Optional[str], default: float) -> float:
     """A 429's Retry-After (seconds or an HTTP date) in seconds, capped; else ``default``."""
     value = (value or "").strip()
@@ -552,45 +591,6 @@ def _accepted(state: _State, status: int, data: bytes, sent: int) -> int:
             f"{sent - accepted} of {sent} error(s) not accepted: {reply}",
         )
     return max(0, min(accepted, sent))
-
-
-def _connect() -> http.client.HTTPConnection:
-    """A connection to the endpoint, or to the proxy the environment names for it.
-
-    Its ``nevision_target`` is the request target and ``nevision_headers`` what a plain
-    HTTP proxy needs beside it.
-    """
-    parts = urllib.parse.urlsplit(ENDPOINT)
-    https = parts.scheme == "https"
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    headers = {}
-    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    if not proxy or urllib.request.proxy_bypass(host):
-        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
-        connection = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
-        target = parts.path
-    else:
-        via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
-        if via.username:
-            login = (
-                urllib.parse.unquote(via.username)
-                + ":"
-                + urllib.parse.unquote(via.password or "")
-            )
-            headers["Proxy-Authorization"] = (
-                "Basic " + base64.b64encode(login.encode()).decode()
-            )
-        address = (via.hostname, via.port or 80)
-        if https:
-            connection = http.client.HTTPSConnection(*address, timeout=TIMEOUT_SECONDS)
-            connection.set_tunnel(parts.hostname, parts.port or 443, headers)
-            headers, target = {}, parts.path
-        else:
-            connection = http.client.HTTPConnection(*address, timeout=TIMEOUT_SECONDS)
-            target = ENDPOINT
-    connection.nevision_target = target
-    connection.nevision_headers = headers
-    return connection
 
 
 def _text(value: object, fallback: Optional[str], limit: int) -> Optional[str]:
