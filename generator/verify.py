@@ -557,6 +557,8 @@ class Cases:
             )
         return figures
 
+    # -- the network's rules -----------------------------------------------------
+
     def redirect(self, status: int) -> str:
         elsewhere = Stub(self.spec, self.sites())
         with running(elsewhere):
