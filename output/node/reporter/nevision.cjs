@@ -128,7 +128,7 @@ function reportError(error, route) {
     }
     const report = capture(error, route);
     if (exiting) {
-      deliverAtExit([report]); // no turn of the event loop is left for the sender
+      deliverAtExitCounted([report]); // no turn of the event loop is left for the sender
       return;
     }
     queue.push(report);
@@ -739,6 +739,26 @@ function sendBeforeExit(bodies, wait, budget) {
 }
 
 /**
+ * Sends `errors` from a child process while the process exits, within what is left of
+ * the exit's bound (none left: they are not sent); says once what may not have arrived.
+ * @param {ErrorObject[]} errors
+ * @returns {boolean} true when they were delivered
+ */
+function deliverAtExit(errors) {
+  const budget = exitDeadline - Date.now();
+  const wait = Math.max(0, pausedUntil - Date.now());
+  const bodies = [];
+  for (let start = 0; start < errors.length && wait < budget; start += MAX_BATCH) {
+    bodies.push(batchBody(errors.slice(start, start + MAX_BATCH))[0]);
+  }
+  if (wait < budget && sendBeforeExit(bodies, wait, budget)) {
+    return true;
+  }
+  logOnce("exit", errors.length + " error(s) may not have been delivered before exit");
+  return false;
+}
+
+/**
  * Writes "nevision: <line>" to stderr, once per kind of failure; never throws.
  * @param {string} kind
  * @param {string} line
@@ -778,26 +798,18 @@ process.on("beforeExit", () => {
 });
 
 /**
- * Sends `errors` from a child process while the process exits, within what is left of
- * the exit's bound (none left: they are dropped); says once what may not have arrived.
+ * deliverAtExit, counting what may not have arrived as dropped.
  * @param {ErrorObject[]} errors
  */
-function deliverAtExit(errors) {
-  const budget = exitDeadline - Date.now();
-  const wait = Math.max(0, pausedUntil - Date.now());
-  const bodies = [];
-  for (let start = 0; start < errors.length && wait < budget; start += MAX_BATCH) {
-    bodies.push(batchBody(errors.slice(start, start + MAX_BATCH))[0]);
-  }
-  if (wait >= budget || !sendBeforeExit(bodies, wait, budget)) {
+function deliverAtExitCounted(errors) {
+  if (!deliverAtExit(errors)) {
     droppedCount += errors.length;
-    logOnce("exit", errors.length + " error(s) may not have been delivered before exit");
   }
 }
 
 // process.exit() or an uncaught exception: no turn of the event loop is left, so what is
 // queued (and a batch not yet written) goes out from a child process, bounded; so does a
-// report made after this (deliverAtExit from reportError), within the same bound.
+// report made after this (deliverAtExitCounted from reportError), within the same bound.
 process.on("exit", () => {
   try {
     exiting = true;
@@ -807,7 +819,7 @@ process.on("exit", () => {
       errors.unshift(...inFlight.errors);
     }
     if (errors.length > 0 && !stopped) {
-      deliverAtExit(errors);
+      deliverAtExitCounted(errors);
     }
   } catch (failure) {
     logOnce("exit", "reports not delivered before exit: " + messageOf(failure, "failure"));

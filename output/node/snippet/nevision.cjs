@@ -600,6 +600,26 @@ function sendBeforeExit(bodies, wait, budget) {
 }
 
 /**
+ * Sends `errors` from a child process while the process exits, within what is left of
+ * the exit's bound (none left: they are not sent); says once what may not have arrived.
+ * @param {ErrorObject[]} errors
+ * @returns {boolean} true when they were delivered
+ */
+function deliverAtExit(errors) {
+  const budget = exitDeadline - Date.now();
+  const wait = Math.max(0, pausedUntil - Date.now());
+  const bodies = [];
+  for (let start = 0; start < errors.length && wait < budget; start += MAX_BATCH) {
+    bodies.push(batchBody(errors.slice(start, start + MAX_BATCH))[0]);
+  }
+  if (wait < budget && sendBeforeExit(bodies, wait, budget)) {
+    return true;
+  }
+  logOnce("exit", errors.length + " error(s) may not have been delivered before exit");
+  return false;
+}
+
+/**
  * Writes "nevision: <line>" to stderr, once per kind of failure; never throws.
  * @param {string} kind
  * @param {string} line
@@ -636,23 +656,6 @@ process.on("beforeExit", () => {
     }, left);
   }
 });
-
-/**
- * Sends `errors` from a child process while the process exits, within what is left of
- * the exit's time (none left: they are dropped); says once what may not have arrived.
- * @param {ErrorObject[]} errors
- */
-function deliverAtExit(errors) {
-  const budget = exitDeadline - Date.now();
-  const wait = Math.max(0, pausedUntil - Date.now());
-  const bodies = [];
-  for (let start = 0; start < errors.length && wait < budget; start += MAX_BATCH) {
-    bodies.push(batchBody(errors.slice(start, start + MAX_BATCH))[0]);
-  }
-  if (wait >= budget || !sendBeforeExit(bodies, wait, budget)) {
-    logOnce("exit", errors.length + " error(s) may not have been delivered before exit");
-  }
-}
 
 // process.exit() or an uncaught exception: no turn of the event loop is left, so what is
 // queued (and a request not yet written) goes out from a child process, bounded; so does a
