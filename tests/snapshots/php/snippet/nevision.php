@@ -273,26 +273,6 @@ final class NevisionQueue
         self::logOnce('late', "$late error(s) not sent: reported after the send at exit used its time");
     }
 
-    /** A web request: releases the session and gives the visitor the response, as far as the SAPI can. */
-    private static function endResponse(): void
-    {
-        if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
-            session_write_close(); // else its lock is held until we are done
-        }
-        if (function_exists('fastcgi_finish_request')) {
-            fastcgi_finish_request(); // PHP-FPM: the visitor has the response already
-        } elseif (function_exists('litespeed_finish_request')) {
-            litespeed_finish_request(); // LiteSpeed: the same
-        } else {
-            // mod_php, php -S: the response cannot end before the script; the visitor gets the page so far.
-            $flags = PHP_OUTPUT_HANDLER_REMOVABLE | PHP_OUTPUT_HANDLER_FLUSHABLE;
-            while (ob_get_level() > 0 && (ob_get_status()['flags'] & $flags) === $flags) {
-                ob_end_flush();
-            }
-            flush();
-        }
-    }
-
     /**
      * The error as the endpoint takes it: strings and ints taken now, so no
      * exception (nor the frames it holds) is kept.
@@ -369,6 +349,26 @@ final class NevisionQueue
             $end--; // back over the continuation bytes of the character the cut falls in
         }
         return substr($text, 0, $end);
+    }
+
+    /** A web request: releases the session and gives the visitor the response, as far as the SAPI can. */
+    private static function endResponse(): void
+    {
+        if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
+            session_write_close(); // else its lock is held until we are done
+        }
+        if (function_exists('fastcgi_finish_request')) {
+            fastcgi_finish_request(); // PHP-FPM: the visitor has the response already
+        } elseif (function_exists('litespeed_finish_request')) {
+            litespeed_finish_request(); // LiteSpeed: the same
+        } else {
+            // mod_php, php -S: the response cannot end before the script; the visitor gets the page so far.
+            $flags = PHP_OUTPUT_HANDLER_REMOVABLE | PHP_OUTPUT_HANDLER_FLUSHABLE;
+            while (ob_get_level() > 0 && (ob_get_status()['flags'] & $flags) === $flags) {
+                ob_end_flush();
+            }
+            flush();
+        }
     }
 
     /** Moves the request in flight on without waiting; starts the next when a batch is due. */
